@@ -1,0 +1,1 @@
+"""CaFFe workflow: per-image processing, catalog merge and FiftyOne ingest."""
