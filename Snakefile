@@ -1,0 +1,19 @@
+# CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
+# Stages: per-image processing (fan-out), catalog merge, dataset ingest.
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/per_image.smk"
+include: "workflow/rules/catalog.smk"
+include: "workflow/rules/dataset.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/catalog.parquet",
+        "results/validation_report.md",
+        "results/ingest_summary.json",

@@ -1,0 +1,124 @@
+"""Merge the per-image folders into `catalog.parquet` and a validation report.
+
+    python -m caffe_workflow.catalog --catalog results/catalog.parquet \
+        --report results/validation_report.md --images-root results/images \
+        DIR [DIR ...]
+
+Per-image folders under `--images-root` that are not among the inputs belong
+to source images that are gone; they are removed so results mirror the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+# The per-image JSON columns and the typed catalog columns they become.
+_JSON_COLUMNS = {
+    "problems_json": ("problems", pa.list_(pa.string())),
+    "warnings_json": ("warnings", pa.list_(pa.string())),
+    "front_lines_json": ("front_lines", pa.list_(pa.list_(pa.list_(pa.float64())))),
+    "front_extent_json": ("front_extent", pa.list_(pa.float64())),
+}
+
+
+def merge(image_dirs: list[Path]) -> pa.Table:
+    """One catalog row per image folder, sorted by split and stem."""
+    files = [str(d / "metadata.parquet") for d in image_dirs]
+    table = pads.dataset(files, format="parquet").to_table()
+    for json_name, (name, type_) in _JSON_COLUMNS.items():
+        values = [
+            None if text is None else json.loads(text)
+            for text in table.column(json_name).to_pylist()
+        ]
+        index = table.schema.get_field_index(json_name)
+        table = table.set_column(index, name, pa.array(values, type=type_))
+    # Empty problem/warning lists, never null: "valid" means no problems.
+    for name in ("problems", "warnings"):
+        column = table.column(name).fill_null([])
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table.sort_by([("split", "ascending"), ("stem", "ascending")])
+
+
+def write_report(table: pa.Table, path: Path) -> None:
+    rows = table.select(["split", "stem", "filepath", "problems", "warnings"])
+    rows = rows.to_pylist()
+    invalid = [r for r in rows if r["problems"]]
+    warned = [r for r in rows if r["warnings"]]
+    lines = [
+        "# CaFFe validation report",
+        "",
+        f"{len(rows)} images: {len(rows) - len(invalid)} valid, "
+        f"{len(invalid)} invalid, {len(warned)} with warnings.",
+        "",
+    ]
+    for title, selected, key in (
+        ("Invalid images", invalid, "problems"),
+        ("Warnings", warned, "warnings"),
+    ):
+        lines += [f"## {title}", ""]
+        if not selected:
+            lines += ["None.", ""]
+            continue
+        lines += ["| split | image | file | " + key[:-1] + " |", "|---|---|---|---|"]
+        for r in selected:
+            for item in r[key]:
+                cells = [r["split"], r["stem"], r["filepath"], item]
+                lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    _atomic_write(path, "\n".join(lines).encode())
+
+
+def prune_stale(images_root: Path, keep: list[Path]) -> list[Path]:
+    """Remove per-image folders (and leftover temporary folders) not in `keep`."""
+    keep_set = {d.absolute() for d in keep}
+    removed = []
+    for folder in sorted(images_root.glob("*/*")):
+        if folder.is_dir() and folder.absolute() not in keep_set:
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--report", type=Path, required=True)
+    parser.add_argument("--images-root", type=Path, required=True)
+    parser.add_argument("image_dirs", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+
+    table = merge(args.image_dirs)
+    args.catalog.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.catalog.with_name(f".{args.catalog.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, args.catalog)
+    write_report(table, args.report)
+    for folder in prune_stale(args.images_root, args.image_dirs):
+        print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)
+    invalid = sum(1 for v in table.column("valid").to_pylist() if not v)
+    print(
+        f"catalog: {table.num_rows} images, {invalid} invalid -> {args.catalog}; "
+        f"report -> {args.report}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Per-image step: one SAR image in, one folder of validated results out.
+
+    python -m caffe_workflow.process_image --image I --zones Z --front F --bbox B \
+        --split S --out-dir results/images/S/STEM --thumbnail-height 256
+
+The folder holds `metadata.parquet` (one catalog row), and, where they could be
+made, `thumbnail.jpg`, `zones.png` and `front.png` (byte copies of masks that
+passed validation). Everything is written into a hidden sibling folder first and
+renamed at the end, so the folder is either complete or absent.
+
+Bad input never fails the job: what is wrong goes into the row's `problems`
+(the image is invalid) or `warnings` (it was handled), and the job succeeds.
+Only the standard library and Pillow are imported here: this runs 681 times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+from PIL import Image
+
+from caffe_workflow import OUTPUT_VERSION
+from caffe_workflow.bounding_box import read_front_extent
+from caffe_workflow.fronts import polyline_length, trace_fronts
+from caffe_workflow.masks import check_front, check_zones
+from caffe_workflow.names import parse_stem
+from caffe_workflow.parquet_row import write_table
+
+# Refuse images beyond this many pixels rather than exhaust memory. The largest
+# CaFFe image (COL at 7 m) has 9.4 megapixels.
+MAX_PIXELS = 64_000_000
+
+# The per-image row; the catalog merge turns the *_json columns into lists.
+COLUMNS = {
+    "stem": "string",
+    "split": "string",
+    "filepath": "string",
+    "glacier": "string",
+    "glacier_name": "string",
+    "date_taken": "date",
+    "year": "int32",
+    "season": "string",
+    "hemisphere": "string",
+    "satellite": "string",
+    "sensor_band": "string",
+    "spatial_resolution": "int32",
+    "quality_factor": "int32",
+    "orbit": "string",
+    "modality": "string",
+    "width": "int32",
+    "height": "int32",
+    "size_bytes": "int64",
+    "image_mode": "string",
+    "zone_na_fraction": "double",
+    "zone_rock_fraction": "double",
+    "zone_glacier_fraction": "double",
+    "zone_ocean_fraction": "double",
+    "front_pixels": "int64",
+    "front_length_km": "double",
+    "front_lines_json": "string",
+    "front_extent_json": "string",
+    "valid": "bool",
+    "problems_json": "string",
+    "warnings_json": "string",
+    "zones_path": "string",
+    "front_path": "string",
+    "thumbnail_path": "string",
+    "output_version": "int32",
+}
+
+
+def _open(path: Path, what: str, problems: list[str]) -> Image.Image | None:
+    """Open and fully decode a PNG, or record why it cannot be used."""
+    if not path.exists():
+        problems.append(f"{what} missing: {path.name}")
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.format != "PNG":
+                problems.append(f"{what} is {image.format}, not PNG: {path.name}")
+                return None
+            if image.width * image.height > MAX_PIXELS:
+                problems.append(
+                    f"{what} is {image.width}x{image.height}, larger than the "
+                    f"{MAX_PIXELS:,}-pixel limit: {path.name}"
+                )
+                return None
+            image.load()  # decode now, so truncation shows here
+        return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        problems.append(f"{what} refused as a decompression bomb: {path.name} ({err})")
+    except (OSError, SyntaxError, ValueError) as err:
+        problems.append(f"{what} cannot be decoded: {path.name} ({err})")
+    return None
+
+
+def _to_grayscale(image: Image.Image, warns: list[str]) -> Image.Image:
+    """SAR images are 8-bit grayscale; convert anything else and say so."""
+    if image.mode == "L":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        lo, hi = image.getextrema()
+        scale = 255 / (hi - lo) if hi > lo else 0
+        converted = image.point(lambda v: (v - lo) * scale).convert("L")
+        warns.append(
+            f"image has mode {image.mode}; its range {lo}..{hi} was stretched "
+            "to 8-bit grayscale for the thumbnail"
+        )
+        return converted
+    warns.append(f"image has mode {image.mode}; converted to 8-bit grayscale")
+    return image.convert("L")
+
+
+def _thumbnail(image: Image.Image, height: int, path: Path) -> None:
+    width = max(1, round(image.width * height / image.height))
+    # reducing_gap lets Pillow box-reduce first, which is much faster on big images.
+    small = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small.save(path, "JPEG", quality=85)
+
+
+def process(
+    image_path: Path,
+    zones_path: Path,
+    front_path: Path,
+    bbox_path: Path,
+    split: str,
+    out_dir: Path,
+    thumbnail_height: int,
+) -> dict:
+    """Build the folder `out_dir` for one image; returns the row written."""
+    image_path = image_path.absolute()
+    out_dir = out_dir.absolute()
+    stem = image_path.stem
+    work = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+
+    name = parse_stem(stem)
+    problems, warns = list(name.problems), list(name.warnings)
+    row = {
+        "stem": stem,
+        "split": split,
+        "filepath": str(image_path),
+        "glacier": name.glacier,
+        "glacier_name": name.glacier_name,
+        "date_taken": name.date_taken,
+        "year": name.date_taken.year if name.date_taken else None,
+        "season": name.season,
+        "hemisphere": name.hemisphere,
+        "satellite": name.satellite,
+        "sensor_band": name.sensor_band,
+        "spatial_resolution": name.spatial_resolution,
+        "quality_factor": name.quality_factor,
+        "orbit": name.orbit,
+        "modality": name.modality,
+        "size_bytes": image_path.stat().st_size,
+        "output_version": OUTPUT_VERSION,
+    }
+
+    image = _open(image_path, "image", problems)
+    if image is not None:
+        row.update(width=image.width, height=image.height, image_mode=image.mode)
+        _thumbnail(_to_grayscale(image, warns), thumbnail_height, work / "thumbnail.jpg")
+        row["thumbnail_path"] = str(out_dir / "thumbnail.jpg")
+        size = image.size
+        del image  # the full-size pixels are no longer needed
+
+        zones = _open(zones_path, "zone mask", problems)
+        fractions = zones and check_zones(zones, size, problems)
+        if fractions:
+            for cls, fraction in fractions.items():
+                row[f"zone_{cls}_fraction"] = fraction
+            shutil.copyfile(zones_path, work / "zones.png")
+            row["zones_path"] = str(out_dir / "zones.png")
+
+        front = _open(front_path, "front mask", problems)
+        front_pixels = front and check_front(front, size, problems)
+        if front_pixels:
+            row["front_pixels"] = front_pixels
+            lines = trace_fronts(front.tobytes(), *size)
+            w, h = size
+            row["front_lines_json"] = json.dumps(
+                [[[round(x / w, 6), round(y / h, 6)] for x, y in line] for line in lines]
+            )
+            if name.spatial_resolution:
+                length_px = sum(polyline_length(line) for line in lines)
+                row["front_length_km"] = length_px * name.spatial_resolution / 1000
+            shutil.copyfile(front_path, work / "front.png")
+            row["front_path"] = str(out_dir / "front.png")
+
+        extent = read_front_extent(bbox_path, *size, problems)
+        if extent is not None:
+            row["front_extent_json"] = json.dumps([round(v, 6) for v in extent])
+
+    row["valid"] = not problems
+    row["problems_json"] = json.dumps(problems)
+    row["warnings_json"] = json.dumps(warns)
+    write_table(work / "metadata.parquet", COLUMNS, [row])
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(work, out_dir)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image", type=Path, required=True)
+    parser.add_argument("--zones", type=Path, required=True)
+    parser.add_argument("--front", type=Path, required=True)
+    parser.add_argument("--bbox", type=Path, required=True)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--thumbnail-height", type=int, default=256)
+    args = parser.parse_args(argv)
+    row = process(
+        args.image,
+        args.zones,
+        args.front,
+        args.bbox,
+        args.split,
+        args.out_dir,
+        args.thumbnail_height,
+    )
+    for problem in json.loads(row["problems_json"]):
+        print(f"{args.image}: invalid: {problem}", file=sys.stderr)
+    for warning in json.loads(row["warnings_json"]):
+        print(f"{args.image}: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The package lives next to the rules: make it importable here and in every job
+# (local or on a cluster node) without depending on how the env was installed.
+PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, PACKAGE_ROOT)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p
+)
+
+from caffe_workflow import OUTPUT_VERSION
+from caffe_workflow.discover import DataDirError, discover, label_paths
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+DATA_DIR = Path(config["data_dir"]).absolute()
+try:
+    DISCOVERY = discover(DATA_DIR)
+except DataDirError as err:
+    sys.exit(f"Error: {err}. See README.md, 'Getting the data'.")
+IMAGES = DISCOVERY.images  # (split, stem) -> path of the SAR image
+
+
+wildcard_constraints:
+    split="train|test",
+    stem="[^/]+",
+
+
+def image_dirs():
+    return [f"results/images/{split}/{stem}" for split, stem in IMAGES]
+
+
+def image_inputs(wildcards):
+    """The SAR image and whichever of its label files exist.
+
+    Missing labels are not errors here: the per-image step reports them, and a
+    label that appears later changes the input set, which reruns the job.
+    """
+    labels = label_paths(DATA_DIR, wildcards.split, wildcards.stem)
+    found = {name: str(path) for name, path in labels.items() if path.exists()}
+    return {"image": str(IMAGES[(wildcards.split, wildcards.stem)]), **found}
+
+
+def label_path(name):
+    def get(wildcards):
+        return str(label_paths(DATA_DIR, wildcards.split, wildcards.stem)[name])
+
+    return get
