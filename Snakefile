@@ -6,6 +6,7 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/per_image.smk"
 include: "workflow/rules/catalog.smk"
 include: "workflow/rules/dataset.smk"

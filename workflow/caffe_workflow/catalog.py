@@ -2,7 +2,7 @@
 
     python -m caffe_workflow.catalog --catalog results/catalog.parquet \
         --report results/validation_report.md --images-root results/images \
-        DIR [DIR ...]
+        --data-dir DATA_DIR DIR [DIR ...]
 
 Per-image folders under `--images-root` that are not among the inputs belong
 to source images that are gone; they are removed so results mirror the data.
@@ -20,6 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+
+from caffe_workflow.discover import discover
 
 # The per-image JSON columns and the typed catalog columns they become.
 _JSON_COLUMNS = {
@@ -48,7 +50,7 @@ def merge(image_dirs: list[Path]) -> pa.Table:
     return table.sort_by([("split", "ascending"), ("stem", "ascending")])
 
 
-def write_report(table: pa.Table, path: Path) -> None:
+def write_report(table: pa.Table, path: Path, ignored: list[tuple[Path, str]]) -> None:
     rows = table.select(["split", "stem", "filepath", "problems", "warnings"])
     rows = rows.to_pylist()
     invalid = [r for r in rows if r["problems"]]
@@ -57,7 +59,8 @@ def write_report(table: pa.Table, path: Path) -> None:
         "# CaFFe validation report",
         "",
         f"{len(rows)} images: {len(rows) - len(invalid)} valid, "
-        f"{len(invalid)} invalid, {len(warned)} with warnings.",
+        f"{len(invalid)} invalid, {len(warned)} with warnings, "
+        f"{len(ignored)} files ignored.",
         "",
     ]
     for title, selected, key in (
@@ -74,7 +77,9 @@ def write_report(table: pa.Table, path: Path) -> None:
                 cells = [r["split"], r["stem"], r["filepath"], item]
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
-    _atomic_write(path, "\n".join(lines).encode())
+    lines += ["## Files ignored in sar_images/", ""]
+    lines += [f"- `{file}`: {why}" for file, why in ignored] or ["None."]
+    _atomic_write(path, "\n".join(lines + [""]).encode())
 
 
 def prune_stale(images_root: Path, keep: list[Path]) -> list[Path]:
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
     parser.add_argument("--images-root", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("image_dirs", type=Path, nargs="+")
     args = parser.parse_args(argv)
 
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.catalog.with_name(f".{args.catalog.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, args.catalog)
-    write_report(table, args.report)
+    write_report(table, args.report, discover(args.data_dir).ignored)
     for folder in prune_stale(args.images_root, args.image_dirs):
         print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)
     invalid = sum(1 for v in table.column("valid").to_pylist() if not v)

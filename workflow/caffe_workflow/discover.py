@@ -7,6 +7,7 @@ Layout: `sar_images/{train,test}/<stem>.png`, with `zones/{split}/<stem>_zones.p
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,3 +62,40 @@ def discover(data_dir: Path) -> Discovery:
     if not found.images:
         raise DataDirError(f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)")
     return found
+
+
+HOW_TO_GET_DATA = (
+    "get CaFFe's data_raw.zip from "
+    "https://download.pangaea.de/dataset/940950/files/data_raw.zip "
+    "(or the Hugging Face mirror torchgeo/caffe), unzip it and set data_dir "
+    "to the data_raw folder (config/config.yaml or --config data_dir=...)"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check that data_dir holds CaFFe and record what was found."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--record", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        found = discover(args.data_dir)
+    except DataDirError as err:
+        print(f"Error: {err}; {HOW_TO_GET_DATA}.", file=sys.stderr)
+        return 1
+    record = {
+        "data_dir": str(args.data_dir.absolute()),
+        "images": len(found.images),
+        "ignored": [str(path) for path, _ in found.ignored],
+    }
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{len(found.images)} SAR images in {args.data_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,17 +13,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from caffe_workflow import OUTPUT_VERSION
-from caffe_workflow.discover import DataDirError, discover, label_paths
+from caffe_workflow.discover import discover, label_paths
 
 
 validate(config, "../schemas/config.schema.yaml")
 
 DATA_DIR = Path(config["data_dir"]).absolute()
-try:
-    DISCOVERY = discover(DATA_DIR)
-except DataDirError as err:
-    sys.exit(f"Error: {err}. See README.md, 'Getting the data'.")
-IMAGES = DISCOVERY.images  # (split, stem) -> path of the SAR image
 
 
 wildcard_constraints:
@@ -31,8 +26,19 @@ wildcard_constraints:
     stem="[^/]+",
 
 
-def image_dirs():
-    return [f"results/images/{split}/{stem}" for split, stem in IMAGES]
+def images():
+    """(split, stem) -> SAR image path, once the data is known to be in place.
+
+    Discovery waits for the `locate_data` checkpoint, so a missing data_dir is
+    reported by that job (or fetched, once downloading exists) and `--lint` or
+    a dry run works without any data.
+    """
+    checkpoints.locate_data.get()
+    return discover(DATA_DIR).images
+
+
+def image_dirs(wildcards):
+    return [f"results/images/{split}/{stem}" for split, stem in images()]
 
 
 def image_inputs(wildcards):
@@ -43,7 +49,8 @@ def image_inputs(wildcards):
     """
     labels = label_paths(DATA_DIR, wildcards.split, wildcards.stem)
     found = {name: str(path) for name, path in labels.items() if path.exists()}
-    return {"image": str(IMAGES[(wildcards.split, wildcards.stem)]), **found}
+    image = DATA_DIR / "sar_images" / wildcards.split / f"{wildcards.stem}.png"
+    return {"image": str(image), **found}
 
 
 def label_path(name):
