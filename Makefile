@@ -1,0 +1,59 @@
+# CaFFe workflow: every target uses .venv/bin/... directly, no activation needed.
+# `make setup` builds .venv from the lock files (see workflow/scripts/setup-env.sh);
+# the other targets depend on its stamp, so they set up a fresh clone first.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+SETUP_ENV := workflow/scripts/setup-env.sh
+CORES ?= 8
+
+SAMPLE_DIR := sample_data/data_raw
+SAMPLE_NAME := caffe-sample
+
+.PHONY: setup setup-slurm lock check-mongod demo run test lint format bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock requirements-mongod.lock $(SETUP_ENV)
+	bash $(SETUP_ENV) setup
+	touch $@
+
+# Optional: the Slurm executor plugin, for the cluster submit host only
+# (see the comment on the `slurm` extra in pyproject.toml).
+setup-slurm: $(STAMP)
+	bash $(SETUP_ENV) slurm
+
+# Re-resolve every pin after editing dependencies in pyproject.toml.
+lock:
+	bash $(SETUP_ENV) lock
+
+check-mongod: $(STAMP)
+	bash $(SETUP_ENV) check
+
+# Small synthetic CaFFe-format data set -> full workflow -> FiftyOne dataset.
+demo: $(STAMP)
+	$(BIN)/python -m caffe_workflow.sample_data $(SAMPLE_DIR) --count 24 --seed 1
+	$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME)
+	@echo "== built =="
+	@$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME) --summary
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: $(STAMP)
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+bench: $(STAMP)
+	$(BIN)/python -m caffe_workflow.benchmark
+
+clean-venv:
+	rm -rf $(VENV)
