@@ -1,8 +1,9 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages: per-image processing (fan-out), catalog merge, dataset ingest.
+import os
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"
