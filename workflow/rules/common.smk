@@ -1,20 +1,14 @@
-import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-# The package lives next to the rules: make it importable here and in every job
-# (local or on a cluster node) without depending on how the env was installed.
-PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
-sys.path.insert(0, PACKAGE_ROOT)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p
-)
+# Jobs run `python -m caffe_workflow...` from the installed package (make setup
+# installs it in editable mode); the Snakefile itself imports it from the tree.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from caffe_workflow import OUTPUT_VERSION
 from caffe_workflow.discover import discover, label_paths
-
 
 validate(config, "../schemas/config.schema.yaml")
 
