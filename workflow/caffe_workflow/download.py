@@ -1,0 +1,762 @@
+"""Fetch, verify and unpack the CaFFe archive (`data_raw.zip`).
+
+    python -m caffe_workflow.download --url U --zip resources/data_raw.zip \
+        --data-dir data/data_raw [--sha256 H] [--report FILE]
+
+fetch()     downloads into `<zip>.part`, resumes it with HTTP Range (on a retry
+            or on the next run), checks the size, verifies the SHA-256 when one
+            is given, records it in `<zip>.provenance.json`, then renames the
+            file to `<zip>`. A `<zip>` therefore always is a complete download.
+ensure_zip() reuses a complete `<zip>` (size recorded, digest verified) or fetches.
+unpack()    extracts into a hidden sibling of data_dir, checks the tree and
+            renames it into place: data_dir is either complete or absent.
+has_caffe() tells whether data_dir already holds CaFFe images.
+
+Every failure the user can act on raises DownloadError (or a subclass) with a
+one-line message; the command line prints it without a traceback.
+Only the standard library is imported: the Snakefile imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import stat
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+
+PANGAEA_URL = "https://download.pangaea.de/dataset/940950/files/data_raw.zip"
+MIRROR_URL = "https://huggingface.co/datasets/torchgeo/caffe"
+DEFAULT_ZIP = "resources/data_raw.zip"
+
+FOLDERS = ("sar_images", "zones", "fronts", "bounding_boxes")
+FULL_PNGS = 2043  # 681 SAR images + 681 zone masks + 681 front masks
+FULL_BOUNDING_BOXES = 681
+
+CHUNK = 1 << 20
+MAX_BACKOFF = 60.0
+# A server that cannot be reached at all (refused, DNS, connect timeout) is
+# tried this often before giving up: the user gets the error within seconds.
+CONNECT_ATTEMPTS = 3
+USER_AGENT = "caffe-workflow-download/1 (+python urllib)"
+
+
+class DownloadError(Exception):
+    """A failure the user can act on; the message is one line."""
+
+
+class SourceUnavailable(DownloadError):
+    """The archive cannot be had from the URL (unreachable, DNS, 4xx)."""
+
+
+class ChecksumMismatch(DownloadError):
+    """The downloaded file does not have the expected SHA-256."""
+
+
+class BadArchive(DownloadError):
+    """The zip is corrupt, unsafe or not a CaFFe archive."""
+
+
+def where_to_get(zip_path: str | os.PathLike = DEFAULT_ZIP) -> str:
+    """The advice given whenever the archive cannot be downloaded."""
+    return (
+        f"Get data_raw.zip (2.86 GB) from {PANGAEA_URL} or the Hugging Face mirror "
+        f"{MIRROR_URL}, then set config download_url to a reachable copy "
+        f"(http(s):// or file://), or put the zip at {zip_path}, or unzip it "
+        "yourself and set config data_dir to its data_raw folder "
+        "(config download: false turns downloading off)."
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _rejected_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".rejected")
+
+
+def provenance_path(dest_zip: str | os.PathLike) -> Path:
+    dest = Path(dest_zip)
+    return dest.with_name(dest.name + ".provenance.json")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(4 * CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # unreachable
+
+
+def _reason(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+
+
+class _Progress:
+    """A plain-text progress bar on stderr.
+
+    On a terminal one line is redrawn at most twice a second; in a log file
+    (Snakemake, SLURM) a new line is written at most every 10 seconds.
+    """
+
+    def __init__(self, name: str, enabled: bool, stream=None):
+        self.name, self.enabled = name, enabled
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = 0.5 if self.tty else 10.0
+        self.last = 0.0
+        self.start_time, self.start_bytes = time.monotonic(), 0
+
+    def begin(self, done: int) -> None:
+        self.start_time, self.start_bytes = time.monotonic(), done
+
+    def update(self, done: int, total: int | None, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < self.interval):
+            return
+        self.last = now
+        rate = (done - self.start_bytes) / max(now - self.start_time, 1e-6)
+        line = f"{self.name}: {_human(done)}"
+        if total:
+            frac = min(done / total, 1.0)
+            bar = "#" * int(frac * 30)
+            line += f" of {_human(total)} [{bar:<30}] {100 * frac:5.1f}%"
+        line += f" {_human(rate)}/s"
+        if total and rate > 0 and done < total:
+            left = int((total - done) / rate)
+            line += f" ETA {left // 3600}h{left // 60 % 60:02d}m{left % 60:02d}s"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(100))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------- fetch
+
+
+class _Unreachable(Exception):
+    """No connection could be made (refused, DNS, connect timeout)."""
+
+
+class _Transient(Exception):
+    """The server was reached but the transfer failed; worth another try."""
+
+
+class _Fatal(Exception):
+    """The server answered, and trying again will not help (404, bad certificate)."""
+
+
+def _opener(read_timeout: float) -> urllib.request.OpenerDirector:
+    """An opener whose connections switch to `read_timeout` once connected.
+
+    urllib has one timeout for both; the call passes the short connect timeout
+    and this raises it for reading, so a dead host fails fast while a slow
+    transfer is not cut off.
+    """
+
+    class Handlers:
+        def do_open(self, http_class, req, **kwargs):
+            class Connection(http_class):
+                def connect(self):
+                    super().connect()
+                    self.sock.settimeout(read_timeout)
+
+            return super().do_open(Connection, req, **kwargs)
+
+    class HTTP(Handlers, urllib.request.HTTPHandler):
+        pass
+
+    class HTTPS(Handlers, urllib.request.HTTPSHandler):
+        pass
+
+    return urllib.request.build_opener(HTTP(), HTTPS())
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """`bytes 100-199/1000` -> (100, 1000); `bytes */1000` -> (None, 1000)."""
+    m = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", value or "")
+    if not m:
+        return None, None
+    start = int(m[1]) if m[1] is not None else None
+    total = int(m[2]) if m[2] != "*" else None
+    return start, total
+
+
+def _transfer(
+    opener, url: str, part: Path, connect_timeout: float, bar: _Progress
+) -> dict:
+    """One HTTP request that appends to (or rewrites) `part` until complete.
+
+    Returns what was learnt about the remote file; raises _Unreachable,
+    _Transient or DownloadError.
+    """
+    offset = _size(part)
+    req = urllib.request.Request(
+        url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    )
+    if offset:
+        req.add_header("Range", f"bytes={offset}-")
+    try:
+        resp = opener.open(req, timeout=connect_timeout)
+    except urllib.error.HTTPError as e:
+        e.close()
+        if e.code == 416 and offset:
+            _, total = _content_range(e.headers.get("Content-Range"))
+            if total == offset:  # the part file already is the whole file
+                return {"final_url": e.geturl(), "total": total, "restarted": False}
+            part.unlink()  # the part file does not fit the remote file
+            raise _Transient(f"HTTP 416 when resuming at byte {offset}; starting again")
+        if e.code >= 500 or e.code in (408, 429):
+            raise _Transient(f"HTTP {e.code} {e.reason}")
+        raise _Fatal(f"cannot download {url}: HTTP {e.code} {e.reason}.")
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, ssl.SSLCertVerificationError):
+            raise _Fatal(f"cannot download {url}: {e.reason}.")
+        raise _Unreachable(
+            _reason(e.reason) if isinstance(e.reason, BaseException) else str(e.reason)
+        )
+    except (OSError, http.client.HTTPException) as e:  # connected, but no answer
+        raise _Transient(f"no answer: {_reason(e)}")
+
+    with resp:
+        headers = resp.headers
+        length = headers.get("Content-Length")
+        length = int(length) if length and length.isdigit() else None
+        restarted = False
+        if (resp.status or 200) == 206:
+            start, total = _content_range(headers.get("Content-Range"))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                raise _Transient(
+                    f"server sent range from {start} instead of {offset}; starting again"
+                )
+            if total is None and length is not None:
+                total = offset + length
+        else:
+            # 200 (or file://): the whole file. If we asked for a range the
+            # server ignored it: start again from zero instead of appending.
+            restarted = offset > 0
+            offset, total = 0, length
+        done = offset
+        bar.begin(done)
+        with open(part, "ab" if offset else "wb") as f:
+            while True:
+                try:
+                    # read1: whatever has arrived, so a stalled or killed
+                    # transfer still leaves every received byte on disk.
+                    chunk = resp.read1(CHUNK)
+                except (OSError, http.client.HTTPException) as e:
+                    raise _Transient(
+                        f"connection lost after {done} bytes: {_reason(e)}"
+                    )
+                if not chunk:
+                    break
+                f.write(chunk)
+                f.flush()
+                done += len(chunk)
+                bar.update(done, total)
+        bar.update(done, total, force=True)
+        if total is not None and done < total:
+            raise _Transient(f"connection closed after {done} of {total} bytes")
+        if total is not None and done > total:
+            part.unlink()
+            raise _Transient(f"received {done} bytes, more than the announced {total}")
+        return {
+            "final_url": resp.geturl(),
+            "total": total,
+            "restarted": restarted,
+            "etag": headers.get("ETag"),
+            "last_modified": headers.get("Last-Modified"),
+        }
+
+
+def fetch(
+    url: str,
+    dest_zip: str | os.PathLike,
+    sha256: str | None = None,
+    retries: int = 5,
+    timeout: float = 60.0,
+    connect_timeout: float = 10.0,
+    backoff: float = 2.0,
+    progress: bool = True,
+) -> dict:
+    """Download `url` to `dest_zip` via `dest_zip.part`; return the provenance.
+
+    An existing `.part` is resumed with an HTTP Range request; a server that
+    ignores Range (200) is read again from byte zero. Connection errors,
+    timeouts and 5xx answers are retried with exponential back-off
+    (`backoff`, doubling, at most 60 s); `retries` counts consecutive attempts
+    that brought no new byte, so a long download over a flaky link goes on as
+    long as it progresses. A server that cannot be reached at all gives
+    SourceUnavailable after CONNECT_ATTEMPTS quick tries. `timeout` is the
+    read timeout, `connect_timeout` the one for opening the connection.
+
+    The size is checked against Content-Length / Content-Range. With `sha256`,
+    a mismatching file is renamed to `<zip>.rejected` and ChecksumMismatch is
+    raised: it is kept for inspection but neither resumed nor used by the next
+    run. The digest is always computed and written, with the URL, size and
+    time, to `<zip>.provenance.json`.
+    """
+    dest = Path(dest_zip)
+    part = _part_path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    expected = sha256.strip().lower() if sha256 else None
+    opener = _opener(timeout)
+    bar = _Progress(dest.name, progress)
+    started, resumed_from = time.time(), _size(part)
+    attempts = failures = unreachable = 0
+    reached = restarted = False
+    try:
+        while True:
+            attempts += 1
+            before = _size(part)
+            try:
+                info = _transfer(opener, url, part, connect_timeout, bar)
+                restarted = restarted or info["restarted"]
+                break
+            except _Unreachable as e:
+                error = str(e)
+                if not reached:
+                    unreachable += 1
+                    if unreachable >= CONNECT_ATTEMPTS:
+                        kept = (
+                            f" The partial file {part} is kept."
+                            if part.exists()
+                            else ""
+                        )
+                        raise SourceUnavailable(
+                            f"cannot download {url}: {error} ({unreachable} attempts).{kept} "
+                            + where_to_get(dest)
+                        ) from None
+                    time.sleep(min(backoff, 1.0) * unreachable)
+                    continue
+            except _Transient as e:
+                reached, error = True, str(e)
+            except _Fatal as e:
+                raise SourceUnavailable(f"{e} {where_to_get(dest)}") from None
+            failures = 0 if _size(part) > before else failures + 1
+            if failures > retries:
+                raise DownloadError(
+                    f"download of {url} failed {failures} times in a row ({error}); "
+                    f"the partial file {part} is kept and the next run resumes it."
+                )
+            delay = min(MAX_BACKOFF, backoff * 2 ** max(failures - 1, 0))
+            if progress:
+                print(
+                    f"{dest.name}: {error}; retrying in {delay:.0f} s", file=sys.stderr
+                )
+            time.sleep(delay)
+    finally:
+        bar.end()
+
+    size = _size(part)
+    if progress:
+        print(f"{dest.name}: computing sha256 of {_human(size)}", file=sys.stderr)
+    digest = sha256_file(part)
+    if expected and digest != expected:
+        rejected = _rejected_path(dest)
+        os.replace(part, rejected)
+        raise ChecksumMismatch(
+            f"sha256 of the file downloaded from {url} is {digest}, expected {expected}; "
+            f"it is kept as {rejected} for inspection and the next run downloads again "
+            "(check config download_sha256 and download_url)."
+        )
+    record = {
+        "file": dest.name,
+        "url": url,
+        "final_url": info["final_url"],
+        "size": size,
+        "sha256": digest,
+        "sha256_expected": expected,
+        "verified": bool(expected),
+        "downloaded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "seconds": round(time.time() - started, 3),
+        "attempts": attempts,
+        "resumed_from": resumed_from,
+        "restarted_from_zero": restarted,
+        "etag": info.get("etag"),
+        "last_modified": info.get("last_modified"),
+    }
+    # Provenance first: a <zip> on disk then always has its record.
+    _write_json(provenance_path(dest), record)
+    os.replace(part, dest)
+    return {**record, "path": str(dest)}
+
+
+def ensure_zip(
+    url: str, dest_zip: str | os.PathLike, sha256: str | None = None, **fetch_args
+) -> dict:
+    """Reuse `dest_zip` when it is complete, else fetch it; return the provenance.
+
+    Complete means: with `sha256`, the file has that digest (re-hashed, ~5 s
+    for the real zip); without, its size is the recorded one. A zip put there
+    by hand (no record) is accepted if it opens as a zip; unpack() checks
+    every member's CRC anyway. The result has "skipped": True when reused.
+    """
+    dest = Path(dest_zip)
+    expected = sha256.strip().lower() if sha256 else None
+    if dest.is_file():
+        try:
+            record = json.loads(provenance_path(dest).read_text())
+        except (OSError, ValueError):
+            record = None
+        size = dest.stat().st_size
+        digest = None
+        if expected:
+            digest = sha256_file(dest)
+            ok = digest == expected
+            if not ok:
+                print(
+                    f"{dest} does not have the expected sha256; downloading again",
+                    file=sys.stderr,
+                )
+        elif record:
+            ok = record.get("size") == size
+        else:
+            ok = zipfile.is_zipfile(dest)
+        if ok:
+            if (
+                not record
+                or record.get("size") != size
+                or (digest and record.get("sha256") != digest)
+            ):
+                record = {
+                    "file": dest.name,
+                    "url": None,
+                    "note": "found in place, not downloaded by this workflow",
+                    "size": size,
+                    "sha256": digest or sha256_file(dest),
+                    "sha256_expected": expected,
+                    "verified": bool(expected),
+                    "recorded_at": datetime.datetime.now(
+                        datetime.timezone.utc
+                    ).isoformat(timespec="seconds"),
+                }
+                _write_json(provenance_path(dest), record)
+            return {**record, "path": str(dest), "skipped": True}
+    return {**fetch(url, dest, sha256, **fetch_args), "skipped": False}
+
+
+# ---------------------------------------------------------------- unpack
+
+
+def has_caffe(data_dir: str | os.PathLike) -> bool:
+    """True if `data_dir/sar_images` holds at least one PNG (in a split folder or flat)."""
+    sar = Path(data_dir) / "sar_images"
+    if not sar.is_dir():
+        return False
+    return (
+        next(sar.glob("*/*.png"), None) is not None
+        or next(sar.glob("*.png"), None) is not None
+    )
+
+
+def _plan(zf: zipfile.ZipFile, zip_path: Path) -> tuple[list, str]:
+    """Check every entry, find the folder holding sar_images/ (normally data_raw/).
+
+    Returns the entries under that folder with their path relative to it.
+    """
+    entries, roots = [], set()
+    for info in zf.infolist():
+        name = info.filename
+        parts = [p for p in re.split(r"[/\\]", name) if p not in ("", ".")]
+        if (
+            name.startswith(("/", "\\"))
+            or re.match(r"[A-Za-z]:", name)
+            or ".." in parts
+        ):
+            raise BadArchive(
+                f"{zip_path}: refusing the entry {name!r}, it would be written outside "
+                "data_dir; nothing was unpacked (the zip is kept)."
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise BadArchive(
+                f"{zip_path}: refusing the symbolic link {name!r}; nothing was unpacked "
+                "(the zip is kept)."
+            )
+        if not parts or parts[0] == "__MACOSX":
+            continue
+        entries.append((info, parts))
+        if "sar_images" in parts[:-1] or (info.is_dir() and parts[-1] == "sar_images"):
+            roots.add(tuple(parts[: parts.index("sar_images")]))
+    if not roots:
+        raise BadArchive(
+            f"{zip_path} holds no sar_images/ folder: not a CaFFe archive "
+            "(expected data_raw/sar_images/...); the zip is kept."
+        )
+    depth = min(len(r) for r in roots)
+    top = sorted(r for r in roots if len(r) == depth)
+    if len(top) > 1:
+        raise BadArchive(
+            f"{zip_path} holds several sar_images/ folders: {['/'.join(r) for r in top]}."
+        )
+    root = top[0]
+    members = [
+        (i, p[depth:])
+        for i, p in entries
+        if tuple(p[:depth]) == root and len(p) > depth
+    ]
+    return members, "/".join(root)
+
+
+def _check_tree(tree: Path) -> tuple[dict, list[str]]:
+    """Count the files of an unpacked tree; raise if a folder is missing."""
+    missing = [f for f in FOLDERS if not (tree / f).is_dir()]
+    if missing:
+        raise BadArchive(
+            f"the archive lacks the folder(s) {', '.join(missing)}; a CaFFe tree has "
+            f"{', '.join(FOLDERS)}."
+        )
+    counts = {f: sum(1 for _ in (tree / f).rglob("*.png")) for f in FOLDERS[:3]}
+    counts["bounding_boxes"] = sum(1 for _ in (tree / "bounding_boxes").rglob("*.txt"))
+    if counts["sar_images"] == 0:
+        raise BadArchive("the archive's sar_images folder holds no PNG.")
+    pngs = counts["sar_images"] + counts["zones"] + counts["fronts"]
+    warns = []
+    if (pngs, counts["bounding_boxes"]) != (FULL_PNGS, FULL_BOUNDING_BOXES):
+        warns.append(
+            f"unpacked {pngs} PNGs and {counts['bounding_boxes']} bounding boxes; the full "
+            f"CaFFe release has {FULL_PNGS:,} and {FULL_BOUNDING_BOXES} (fine for a sample, "
+            "otherwise the archive is incomplete)."
+        )
+    if len(set(counts.values())) > 1:
+        warns.append(
+            "sar_images, zones, fronts and bounding_boxes hold "
+            + ", ".join(str(counts[f]) for f in FOLDERS)
+            + " files: some images lack labels."
+        )
+    return {**counts, "pngs": pngs}, warns
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def unpack(zip_path: str | os.PathLike, data_dir: str | os.PathLike) -> dict:
+    """Unpack the CaFFe tree of `zip_path` so that it becomes `data_dir`.
+
+    The folder holding sar_images/ inside the archive (data_raw/ in the real
+    zip) becomes `data_dir`. Extraction goes into a hidden temporary sibling
+    of `data_dir` (same file system), which is renamed into place only after
+    every member passed its CRC check and the tree has the four folders.
+    Entries that would escape (absolute, `..`, symbolic links) are refused
+    before anything is written. On any error the temporary folder is removed
+    and the zip is kept. Other file counts than the full release's give
+    warnings (returned in "warnings"), not errors. `data_dir` must be absent
+    or an empty folder.
+    """
+    zip_path, data_dir = Path(zip_path), Path(data_dir).absolute()
+    started = time.time()
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise DownloadError(
+            f"{data_dir} exists and is not empty: not unpacking over it "
+            "(move it away, or point config data_dir at it if it holds CaFFe)."
+        )
+    parent = data_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{data_dir.name}.unpacking-"
+    for stale in parent.glob(prefix + "*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except FileNotFoundError:
+        raise DownloadError(f"{zip_path} does not exist.") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise BadArchive(
+            f"{zip_path} is not a readable zip ({e}): a truncated or corrupt download? "
+            "Nothing was unpacked; the zip is kept for inspection, delete it to download again."
+        ) from None
+    with zf:
+        members, root = _plan(zf, zip_path)
+        need = sum(info.file_size for info, _ in members)
+        free = shutil.disk_usage(parent).free
+        if need > free:
+            raise DownloadError(
+                f"unpacking {zip_path} needs {_human(need)} but {parent} has {_human(free)} free."
+            )
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        current = None
+        try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private
+            for info, rel in members:
+                current = info.filename
+                target = tmp.joinpath(*rel)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # Reading each member to its end checks its CRC-32 (as
+                # testzip() would), so the archive is read only once.
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+            current = None
+            counts, warns = _check_tree(tmp)
+            os.rename(tmp, data_dir)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, (zipfile.BadZipFile, zlib.error, EOFError)):
+                raise BadArchive(
+                    f"{zip_path} is corrupt ({current}: {e}): a truncated or damaged download? "
+                    "Nothing was unpacked; the zip is kept for inspection, delete it to download again."
+                ) from None
+            if isinstance(e, BadArchive):
+                raise BadArchive(
+                    f"{zip_path}: {e} Nothing was unpacked; the zip is kept."
+                ) from None
+            raise
+    return {
+        "zip": str(zip_path),
+        "data_dir": str(data_dir),
+        "root_in_zip": root,
+        "files": sum(1 for info, _ in members if not info.is_dir()),
+        "bytes": need,
+        "counts": counts,
+        "complete": (counts["pngs"], counts["bounding_boxes"])
+        == (FULL_PNGS, FULL_BOUNDING_BOXES),
+        "warnings": warns,
+        "seconds": round(time.time() - started, 3),
+    }
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _terminate(signum, frame):
+    # Turn SIGTERM (Snakemake, SLURM, kill) into SystemExit so that the part
+    # file is closed and a half-made unpack folder is removed.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m caffe_workflow.download",
+        description="Download (resumable, verified) and unpack the CaFFe data_raw.zip.",
+    )
+    parser.add_argument(
+        "--url", default=PANGAEA_URL, help="where to download the zip from"
+    )
+    parser.add_argument("--zip", default=DEFAULT_ZIP, help="where to keep the zip")
+    parser.add_argument(
+        "--data-dir", required=True, help="folder to unpack data_raw/ into"
+    )
+    parser.add_argument("--sha256", default=None, help="expected SHA-256 of the zip")
+    parser.add_argument("--retries", type=int, default=5)
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="read timeout, seconds"
+    )
+    parser.add_argument("--connect-timeout", type=float, default=10.0)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--report", default=None, help="write a JSON summary here")
+    args = parser.parse_args(argv)
+    if args.retries < 0:
+        parser.error("--retries must be >= 0")
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = {
+            "data_dir": args.data_dir,
+            "already_present": False,
+            "download": None,
+            "unpack": None,
+        }
+        if has_caffe(args.data_dir):
+            print(
+                f"{args.data_dir} already holds CaFFe images; nothing to download.",
+                file=sys.stderr,
+            )
+            report["already_present"] = True
+        else:
+            got = ensure_zip(
+                args.url,
+                args.zip,
+                args.sha256,
+                retries=args.retries,
+                timeout=args.timeout,
+                connect_timeout=args.connect_timeout,
+                progress=not args.no_progress,
+            )
+            if got["skipped"]:
+                how = "sha256 verified" if args.sha256 else "already downloaded"
+                print(f"using {args.zip} ({how})", file=sys.stderr)
+            done = unpack(args.zip, args.data_dir)
+            for warning in done["warnings"]:
+                print(f"warning: {warning}", file=sys.stderr)
+            c = done["counts"]
+            print(
+                f"unpacked {done['files']} files ({c['sar_images']} SAR images) into "
+                f"{args.data_dir} in {done['seconds']:.1f} s",
+                file=sys.stderr,
+            )
+            report.update(download=got, unpack=done)
+        if args.report:
+            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+            _write_json(Path(args.report), report)
+        return 0
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # disk full, permissions: no traceback either
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; rerun to resume the download", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
