@@ -12,9 +12,9 @@ Method: a greedy covering walk over the 8-connected front pixels.
 - A pixel is *covered* once it is a visited pixel or an 8-neighbour of one,
   i.e. within 1 px (Chebyshev) of the line traced so far.
 - The walk steps to the unvisited neighbour that covers the most new pixels
-  (ties: the straightest, then the diagonal step). Where a line is 2 px thick
-  or drawn as a 4-connected staircase, the pixels beside the walk are covered
-  without being visited, so the walk thins the line instead of zig-zagging.
+  (ties: the straightest). Where a line is 2 px thick or drawn as a
+  4-connected staircase, the pixels beside the walk are covered without
+  being visited, so the walk thins the line instead of zig-zagging.
   When nothing new is in reach it may take one more step, if it turns by
   less than 90 degrees (the last pixel of a line), then stops.
 - Each connected piece starts at its first pixel in scan order and is walked
@@ -62,7 +62,6 @@ def trace_fronts(
 
     stride = width + 2  # padded row length
     offsets = (-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1)
-    diagonals = {-stride - 1, -stride + 1, stride - 1, stride + 1}
     units = {}  # offset -> unit direction vector
     for off in offsets:
         dy = -1 if off < -1 else (1 if off > 1 else 0)
@@ -81,7 +80,7 @@ def trace_fronts(
     unvisited = set(pixels)
     uncovered = set(pixels)
     side: list[tuple[int, int]] = []  # (pixel covered, not visited; its visited neighbour)
-    state = (unvisited, uncovered, side, offsets, cosine, diagonals)
+    state = (unvisited, uncovered, side, offsets, cosine)
 
     paths = []
     for start in pixels:  # scan order: each piece starts at its first pixel
@@ -158,7 +157,7 @@ def _walk(start, heading, state):
     keeps only the pixels where the step changes (the start, corners and the
     end), which is all the simplification needs.
     """
-    unvisited, uncovered, side, offsets, cosine, diagonals = state
+    unvisited, uncovered, side, offsets, cosine = state
     path = [start]
     first_off = None
     p = start
@@ -178,8 +177,7 @@ def _walk(start, heading, state):
             for q in cands:
                 key = (
                     len(uncovered.intersection(map(q.__add__, offsets))),
-                    cosine[heading, q - p],  # then straight on,
-                    q - p in diagonals,  # then diagonal (skip staircase corners)
+                    cosine[heading, q - p],  # ties: the straightest step
                 )
                 if best_key is None or key > best_key:
                     best, best_key = q, key
