@@ -8,11 +8,29 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from caffe_workflow import OUTPUT_VERSION
-from caffe_workflow.discover import discover, label_paths
+from caffe_workflow.discover import DataDirError, discover, label_paths
+from caffe_workflow.download import has_caffe, where_to_get
 
 validate(config, "../schemas/config.schema.yaml")
 
 DATA_DIR = Path(config["data_dir"]).absolute()
+
+
+def discover_or_exit():
+    try:
+        return discover(DATA_DIR).images
+    except DataDirError as err:
+        sys.exit(f"Error: {err}.")
+
+
+# With the data in place, images are found now; otherwise the fetch_data
+# checkpoint downloads and unpacks CaFFe first, and they are found after it.
+if has_caffe(DATA_DIR):
+    IMAGES = discover_or_exit()
+elif str(config["download"]).lower() == "true":
+    IMAGES = None
+else:
+    sys.exit(f"Error: data_dir {DATA_DIR} holds no CaFFe images. {where_to_get()}")
 
 
 wildcard_constraints:
@@ -21,14 +39,11 @@ wildcard_constraints:
 
 
 def images():
-    """(split, stem) -> SAR image path, once the data is known to be in place.
-
-    Discovery waits for the `locate_data` checkpoint, so a missing data_dir is
-    reported by that job (or fetched, once downloading exists) and `--lint` or
-    a dry run works without any data.
-    """
-    checkpoints.locate_data.get()
-    return discover(DATA_DIR).images
+    """(split, stem) -> path of every SAR image."""
+    if IMAGES is not None:
+        return IMAGES
+    checkpoints.fetch_data.get()
+    return discover_or_exit()
 
 
 def image_dirs(wildcards):
