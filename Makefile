@@ -9,10 +9,15 @@ STAMP := $(VENV)/.setup-stamp
 SETUP_ENV := workflow/scripts/setup-env.sh
 CORES ?= 8
 
+# Rules call `python -m caffe_workflow...`: put the venv first on PATH so that
+# they get its interpreter too, without activating anything.
+export PATH := $(abspath $(BIN)):$(PATH)
+export VIRTUAL_ENV := $(abspath $(VENV))
+
 SAMPLE_DIR := sample_data/data_raw
 SAMPLE_NAME := caffe-sample
 
-.PHONY: setup setup-slurm lock check-mongod demo run test lint format bench clean-venv
+.PHONY: setup setup-slurm lock check-mongod demo run test lint format clean-venv
 
 setup: $(STAMP)
 
@@ -36,8 +41,8 @@ check-mongod: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m caffe_workflow.sample_data $(SAMPLE_DIR) --count 24 --seed 1
 	$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME)
-	@echo "== built =="
-	@$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME) --summary
+	@echo "== built: file, rule, status =="
+	@$(BIN)/snakemake --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME) --summary 2>/dev/null | cut -f1,3,5
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
@@ -51,9 +56,6 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
-
-bench: $(STAMP)
-	$(BIN)/python -m caffe_workflow.benchmark
 
 clean-venv:
 	rm -rf $(VENV)
