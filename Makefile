@@ -6,6 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
+SLURM_STAMP := $(VENV)/.slurm-stamp
 SETUP_ENV := workflow/scripts/setup-env.sh
 CORES ?= 8
 
@@ -25,10 +26,14 @@ $(STAMP): pyproject.toml requirements.lock requirements-mongod.lock $(SETUP_ENV)
 	bash $(SETUP_ENV) setup
 	touch $@
 
-# Optional: the Slurm executor plugin, for the cluster submit host only
-# (see the comment on the `slurm` extra in pyproject.toml).
-setup-slurm: $(STAMP)
+# Optional: the Slurm executor plugin, for the cluster submit host and for the
+# test suite's Slurm tests (see the comment on the `slurm` extra in
+# pyproject.toml). Redone after each `make setup`, whose sync removes it.
+setup-slurm: $(SLURM_STAMP)
+
+$(SLURM_STAMP): $(STAMP) requirements-slurm.lock
 	bash $(SETUP_ENV) slurm
+	touch $@
 
 # Re-resolve every pin after editing dependencies in pyproject.toml.
 lock:
@@ -47,7 +52,8 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP)
+# The suite includes Slurm integration tests, hence the plugin.
+test: $(STAMP) $(SLURM_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
