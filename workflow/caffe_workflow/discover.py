@@ -7,7 +7,6 @@ Layout: `sar_images/{train,test}/<stem>.png`, with `zones/{split}/<stem>_zones.p
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,10 @@ def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
 
 
 def discover(data_dir: Path) -> Discovery:
-    """Every `sar_images/<split>/*.png`; other files are listed as ignored."""
+    """Every `sar_images/<split>/*.png`; other files are listed as ignored.
+
+    Raises DataDirError, with a one-line message, when the tree cannot be used.
+    """
     sar_dir = data_dir / "sar_images"
     if not data_dir.is_dir():
         raise DataDirError(f"data_dir {data_dir} does not exist or is not a directory")
@@ -49,8 +51,9 @@ def discover(data_dir: Path) -> Discovery:
         if not entry.is_dir():
             found.ignored.append((Path(entry.path), "not a split folder"))
         elif entry.name not in SPLITS:
-            found.ignored.append(
-                (Path(entry.path), "split folder is neither 'train' nor 'test'")
+            raise DataDirError(
+                f"split folder {entry.path} is neither 'train' nor 'test': "
+                "move its images into one of those"
             )
         else:
             for item in sorted(os.scandir(entry.path), key=lambda e: e.name):
@@ -60,42 +63,7 @@ def discover(data_dir: Path) -> Discovery:
                 else:
                     found.ignored.append((path, "not a .png file"))
     if not found.images:
-        raise DataDirError(f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)")
+        raise DataDirError(
+            f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)"
+        )
     return found
-
-
-HOW_TO_GET_DATA = (
-    "get CaFFe's data_raw.zip from "
-    "https://download.pangaea.de/dataset/940950/files/data_raw.zip "
-    "(or the Hugging Face mirror torchgeo/caffe), unzip it and set data_dir "
-    "to the data_raw folder (config/config.yaml or --config data_dir=...)"
-)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Check that data_dir holds CaFFe and record what was found."""
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--record", type=Path, required=True)
-    args = parser.parse_args(argv)
-    try:
-        found = discover(args.data_dir)
-    except DataDirError as err:
-        print(f"Error: {err}; {HOW_TO_GET_DATA}.", file=sys.stderr)
-        return 1
-    record = {
-        "data_dir": str(args.data_dir.absolute()),
-        "images": len(found.images),
-        "ignored": [str(path) for path, _ in found.ignored],
-    }
-    args.record.parent.mkdir(parents=True, exist_ok=True)
-    args.record.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"{len(found.images)} SAR images in {args.data_dir}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

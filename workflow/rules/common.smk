@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from caffe_workflow import OUTPUT_VERSION
 from caffe_workflow.discover import DataDirError, discover, label_paths
-from caffe_workflow.download import has_caffe, where_to_get
+from caffe_workflow.download import where_to_get
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -23,14 +23,15 @@ def discover_or_exit():
         sys.exit(f"Error: {err}.")
 
 
-# With the data in place, images are found now; otherwise the fetch_data
-# checkpoint downloads and unpacks CaFFe first, and they are found after it.
-if has_caffe(DATA_DIR):
+# A data_dir that exists is used as it is (and any problem with it is a one-line
+# error now, before any work); a missing one is downloaded and unpacked by the
+# fetch_data checkpoint, and its images are found after that.
+if DATA_DIR.exists():
     IMAGES = discover_or_exit()
 elif str(config["download"]).lower() == "true":
     IMAGES = None
 else:
-    sys.exit(f"Error: data_dir {DATA_DIR} holds no CaFFe images. {where_to_get()}")
+    sys.exit(f"Error: data_dir {DATA_DIR} does not exist. {where_to_get()}")
 
 
 wildcard_constraints:
