@@ -1,0 +1,344 @@
+"""Ingest: catalog Parquet -> FiftyOne dataset, against a real mongod.
+
+The database tests use the session's private mongod (tests/conftest.py), to
+which FiftyOne is already pointed; each test uses its own dataset name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for ingest_fixtures
+
+from ingest_fixtures import (  # noqa: E402
+    make_caffe_rows,
+    make_invalid_row,
+    make_row,
+    write_catalog,
+)
+
+from caffe_workflow import ingest as ig  # noqa: E402
+from caffe_workflow.mongo import free_port  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fo(mongod):
+    import fiftyone
+
+    return fiftyone
+
+
+@pytest.fixture
+def name(fo):
+    """A fresh dataset name, deleted afterwards."""
+    dataset_name = f"caffe-test-{uuid.uuid4().hex[:8]}"
+    yield dataset_name
+    if fo.dataset_exists(dataset_name):
+        fo.delete_dataset(dataset_name)
+
+
+def small_rows(root: Path) -> list[dict]:
+    """Eight rows: both splits, four glaciers, one invalid."""
+    rows = [make_row(i, root, g) for i, g in enumerate(["JAC", "JAC", "DBE", "COL", "COL", "Mapple", "DBE"])]
+    rows.append(make_invalid_row(7, root, "DBE"))
+    return rows
+
+
+def by_filepath(dataset) -> dict:
+    return {s.filepath: s for s in dataset.iter_samples()}
+
+
+def assert_matches_catalog(dataset, rows: list[dict]) -> None:
+    """Every managed field of every sample equals the catalog."""
+    samples = by_filepath(dataset)
+    assert sorted(samples) == sorted(r["filepath"] for r in rows)
+    assert len(dataset) == len(rows)
+    for row in rows:
+        s = samples[row["filepath"]]
+        for field in ("stem", "split", "glacier", "glacier_name", "satellite", "sensor_band",
+                      "season", "hemisphere", "orbit", "modality", "image_mode", "date_taken",
+                      "year", "spatial_resolution", "quality_factor", "zone_na_fraction",
+                      "zone_rock_fraction", "zone_glacier_fraction", "zone_ocean_fraction",
+                      "front_pixels", "front_length_km", "valid", "thumbnail_path"):
+            assert s[field] == row[field], (field, s[field], row[field])
+        assert list(s.problems) == row["problems"]
+        assert list(s.warnings) == row["warnings"]
+        assert s.catalog_hash == ig.row_hash(row)
+        managed = {t for t in s.tags if t in ig.MANAGED_TAGS}
+        assert managed == {row["split"]} | (set() if row["valid"] else {"invalid"})
+        assert s.metadata.width == row["width"] and s.metadata.height == row["height"]
+        assert s.metadata.size_bytes == row["size_bytes"]
+        assert (s.zones.mask_path if s.zones else None) == row["zones_path"]
+        assert (s.front.mask_path if s.front else None) == row["front_path"]
+        if row["front_lines"]:
+            got = [[list(p) for p in pl.points[0]] for pl in s.front_lines.polylines]
+            assert got == row["front_lines"]
+        else:
+            assert s.front_lines is None
+        assert (s.front_extent.bounding_box if s.front_extent else None) == row["front_extent"]
+
+
+# ------------------------------------------------------------ no database needed
+
+
+def test_mask_uri_hides_credentials():
+    assert ig.mask_uri("mongodb://caffeuser:s3cret@db.example:27017/x?authSource=admin") == (
+        "mongodb://***@db.example:27017/x?authSource=admin"
+    )
+    assert ig.mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
+
+
+def test_row_hash_ignores_column_order_and_sees_changes(tmp_path):
+    row = make_row(3, tmp_path)
+    assert ig.row_hash(row) == ig.row_hash(dict(reversed(list(row.items()))))
+    assert ig.row_hash(row) != ig.row_hash(row | {"quality_factor": 6})
+    assert ig.row_hash(row) != ig.row_hash(row | {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]})
+
+
+def test_duplicate_filepath_is_refused(tmp_path):
+    row = make_row(1, tmp_path)
+    path = write_catalog([row, row | {"stem": "other"}], tmp_path / "catalog.parquet")
+    with pytest.raises(ig.CatalogError, match="appears twice"):
+        ig.read_catalog(path)
+
+
+def test_unreachable_database_is_one_clear_line_within_seconds(tmp_path):
+    port = free_port()  # closed: nothing listens there
+    env = dict(os.environ, FIFTYONE_DATABASE_URI=f"mongodb://caffeuser:s3cret@127.0.0.1:{port}",
+               PYTHONPATH=str(REPO / "workflow"))
+    catalog = write_catalog([make_row(1, tmp_path)], tmp_path / "catalog.parquet")
+    summary = tmp_path / "summary.json"
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "caffe_workflow.ingest", "--catalog", str(catalog),
+         "--dataset", "never", "--summary", str(summary)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("ERROR: cannot reach the FiftyOne database at "
+                               f"mongodb://***@127.0.0.1:{port}")
+    assert "s3cret" not in proc.stderr and "caffeuser" not in proc.stderr
+    assert "start mongod" in lines[0] and "FIFTYONE_DATABASE_URI" in lines[0]
+    assert elapsed < 10, elapsed
+    assert not summary.exists()
+
+
+# ------------------------------------------------------------ real database
+
+
+@pytest.mark.mongod
+def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
+    rows = small_rows(tmp_path)
+    summary = ig.ingest(write_catalog(rows, tmp_path / "catalog.parquet"), name)
+    assert summary == {"added": 8, "updated": 0, "deleted": 0, "unchanged": 0,
+                       "total": 8, "dataset": name}
+
+    ds = fo.load_dataset(name)
+    assert ds.persistent and ds.media_type == "image"
+    assert_matches_catalog(ds, rows)
+
+    schema = ds.get_field_schema()
+    assert isinstance(schema["date_taken"], fo.DateField)
+    for f in ("year", "spatial_resolution", "quality_factor", "front_pixels"):
+        assert isinstance(schema[f], fo.IntField), f
+    for f in ("zone_ocean_fraction", "front_length_km"):
+        assert isinstance(schema[f], fo.FloatField), f
+    assert isinstance(schema["valid"], fo.BooleanField)
+    assert isinstance(schema["orbit"], fo.StringField)
+    assert isinstance(schema["problems"], fo.ListField)
+    assert schema["zones"].document_type is fo.Segmentation
+    assert schema["front"].document_type is fo.Segmentation
+    assert schema["front_lines"].document_type is fo.Polylines
+    assert schema["front_extent"].document_type is fo.Detection
+    assert schema["metadata"].document_type is fo.ImageMetadata
+    assert "Calving front" in schema["front_lines"].description
+    # Nulls in every row of a batch must not lose the type: modality is all null.
+    assert isinstance(schema["modality"], fo.StringField)
+
+    assert ds.get_index_information()["filepath"].get("unique") is True
+    assert ds.count_sample_tags() == {"train": 5, "test": 3, "invalid": 1}
+
+    sample = ds.match(fo.ViewField("valid")).first()
+    assert sample.zones.mask is None and sample.zones.mask_path.endswith("_zones.png")
+    assert sample.metadata.mime_type == "image/png" and sample.metadata.num_channels == 1
+    line = sample.front_lines.polylines[0]
+    assert (line.label, line.closed, line.filled) == ("front", False, False)
+    assert sample.front_extent.label == "front_extent"
+
+    bad = ds.match_tags("invalid").first()
+    assert bad.valid is False and bad.problems and bad.zones is None and bad.front_lines is None
+
+    assert ds.mask_targets == {"zones": {0: "NA", 64: "rock", 127: "glacier", 254: "ocean"},
+                               "front": {255: "front"}}
+    cfg = ds.app_config
+    assert cfg.media_fields == ["filepath", "thumbnail_path"]
+    assert cfg.grid_media_field == "thumbnail_path"
+    assert cfg.active_fields.exclude is True and set(cfg.active_fields.paths) == {"zones", "front"}
+    colors = {f["path"]: f for f in cfg.color_scheme.fields}
+    zone_colors = {c["intTarget"]: c["color"] for c in colors["zones"]["maskTargetsColors"]}
+    assert zone_colors == {64: ig.ROCK, 127: ig.GLACIER, 254: ig.OCEAN}
+    assert colors["front_lines"]["fieldColor"] == ig.FRONT
+
+    assert set(ds.list_saved_views()) == {"train", "test", "invalid", "JAC", "DBE", "COL", "Mapple"}
+    assert len(ds.load_saved_view("test")) == 3
+    assert len(ds.load_saved_view("DBE")) == 3
+    assert len(ds.load_saved_view("invalid")) == 1
+
+    assert "10.5194/essd-14-4287-2022" in ds.info["citation"]
+    assert ds.info["license"] == "CC-BY-4.0"
+    assert "10.1594/PANGAEA.940950" in ds.info["source"]
+    assert "front_lines" in ds.info["fields"]
+    assert "CaFFe" in ds.description
+
+
+@pytest.mark.mongod
+def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
+    catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
+    ig.ingest(catalog, name)
+    ds = fo.load_dataset(name)
+    ds.reload()  # the ingest's in-memory copy has timestamps finer than Mongo's ms
+    before = dict(zip(*ds.values(["id", "last_modified_at"])))
+    views_before = {v.name: v.last_modified_at for v in ds._doc.get_saved_views()}
+    ds_modified = ds._doc.last_modified_at
+
+    summary = ig.ingest(catalog, name)
+    assert summary == {"added": 0, "updated": 0, "deleted": 0, "unchanged": 8,
+                       "total": 8, "dataset": name}
+    ds.reload()
+    assert dict(zip(*ds.values(["id", "last_modified_at"]))) == before
+    assert {v.name: v.last_modified_at for v in ds._doc.get_saved_views()} == views_before
+    assert ds._doc.last_modified_at == ds_modified
+
+
+@pytest.mark.mongod
+def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
+    rows = small_rows(tmp_path)
+    catalog = tmp_path / "catalog.parquet"
+    ig.ingest(write_catalog(rows, catalog), name)
+    ds = fo.load_dataset(name)
+    untouched = rows[1]["filepath"]
+    stamp = ds.one(fo.ViewField("filepath") == untouched).last_modified_at
+
+    rows[0] = rows[0] | {"quality_factor": 6, "front_lines": [[[0.0, 0.5], [1.0, 0.5]]]}
+    del rows[2]  # a DBE row; DBE keeps two
+    rows += [make_row(100, tmp_path, "SI"), make_row(101, tmp_path, "JAC")]
+    summary = ig.ingest(write_catalog(rows, catalog), name)
+    assert summary == {"added": 2, "updated": 1, "deleted": 1, "unchanged": 6,
+                       "total": 9, "dataset": name}
+    ds.reload()
+    assert_matches_catalog(ds, rows)
+    assert ds.one(fo.ViewField("filepath") == untouched).last_modified_at == stamp
+    assert "SI" in ds.list_saved_views()
+
+    # The last Mapple image goes: its saved view goes with it.
+    rows = [r for r in rows if r["glacier"] != "Mapple"]
+    summary = ig.ingest(write_catalog(rows, catalog), name)
+    assert (summary["deleted"], summary["total"]) == (1, 8)
+    ds.reload()
+    assert "Mapple" not in ds.list_saved_views()
+    assert_matches_catalog(ds, rows)
+
+    # And a second identical run is a no-op.
+    assert ig.ingest(catalog, name)["unchanged"] == 8
+
+    # An empty catalog is refused rather than emptying the dataset.
+    with pytest.raises(ig.CatalogError, match="refusing to delete all 8"):
+        ig.ingest(write_catalog([], catalog), name)
+    assert len(ds) == 8
+
+
+@pytest.mark.mongod
+def test_user_tags_fields_labels_and_views_survive(fo, name, tmp_path):
+    rows = small_rows(tmp_path)
+    catalog = tmp_path / "catalog.parquet"
+    ig.ingest(write_catalog(rows, catalog), name)
+    ds = fo.load_dataset(name)
+    target = rows[0]["filepath"]
+
+    sample = ds.one(fo.ViewField("filepath") == target)
+    sample.tags.append("checked")
+    sample["reviewer"] = "ann"
+    sample["predictions"] = fo.Segmentation(mask_path="/tmp/pred.png")
+    sample.zones.tags.append("suspicious")
+    sample.save()
+    ds.save_view("my-view", ds.match_tags("checked"), description="mine")
+    ds.info["my_note"] = "keep"
+    ds.save()
+
+    # The row turns invalid (zones dropped), then valid again with new paths.
+    rows[0] = make_invalid_row(0, tmp_path, "JAC")
+    assert ig.ingest(write_catalog(rows, catalog), name)["updated"] == 1
+    ds.reload()
+    sample = ds.one(fo.ViewField("filepath") == target)
+    assert set(sample.tags) == {"train", "invalid", "checked"}
+    assert sample.zones is None
+
+    rows[0] = make_row(0, tmp_path, "JAC") | {"zones_path": "/new/zones.png"}
+    assert ig.ingest(write_catalog(rows, catalog), name)["updated"] == 1
+    ds.reload()
+    sample = ds.one(fo.ViewField("filepath") == target)
+    assert set(sample.tags) == {"train", "checked"}
+    assert sample.reviewer == "ann"
+    assert sample.predictions.mask_path == "/tmp/pred.png"
+    assert sample.zones.mask_path == "/new/zones.png"
+    assert ds.has_saved_view("my-view") and len(ds.load_saved_view("my-view")) == 1
+    assert ds.get_saved_view_info("my-view")["description"] == "mine"
+    assert ds.info["my_note"] == "keep"
+    assert_matches_catalog(ds, rows)
+
+    # An in-place label update keeps the label's id and label tags.
+    zones_id = sample.zones.id
+    rows[0] = rows[0] | {"zones_path": "/newer/zones.png"}
+    ig.ingest(write_catalog(rows, catalog), name)
+    ds.reload()
+    sample = ds.one(fo.ViewField("filepath") == target)
+    assert sample.zones.id == zones_id and sample.zones.mask_path == "/newer/zones.png"
+
+
+@pytest.mark.slow
+@pytest.mark.mongod
+def test_cli_writes_summary_atomically(fo, name, tmp_path, fiftyone_env):
+    catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
+    summary = tmp_path / "out" / "ingest_summary.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "caffe_workflow.ingest", "--catalog", str(catalog),
+         "--dataset", name, "--summary", str(summary)],
+        env=fiftyone_env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(summary.read_text()) == {
+        "added": 8, "updated": 0, "deleted": 0, "unchanged": 0, "total": 8, "dataset": name}
+    assert [p.name for p in summary.parent.iterdir()] == ["ingest_summary.json"]
+    assert proc.stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.mongod
+def test_681_rows_are_fast(fo, name, tmp_path):
+    rows = make_caffe_rows(tmp_path)
+    catalog = write_catalog(rows, tmp_path / "catalog.parquet")
+    t0 = time.perf_counter()
+    first = ig.ingest(catalog, name)
+    t1 = time.perf_counter()
+    again = ig.ingest(catalog, name)
+    t2 = time.perf_counter()
+    print(f"\n681 rows: first ingest {t1 - t0:.2f} s, no-change rerun {t2 - t1:.2f} s "
+          "(fiftyone already imported)")
+    assert first["added"] == 681 and again["unchanged"] == 681
+    assert_matches_catalog(fo.load_dataset(name), rows)
+    # Loose bounds: the machine is shared; typical figures are in the report.
+    assert t1 - t0 < 30
+    assert t2 - t1 < 3

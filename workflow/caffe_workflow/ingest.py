@@ -1,0 +1,658 @@
+"""Catalog Parquet -> persistent FiftyOne dataset, incrementally.
+
+The only step of the workflow that talks to the database (one writer).
+
+    python -m caffe_workflow.ingest --catalog results/catalog.parquet \
+        --dataset caffe --summary results/ingest_summary.json
+
+Samples are keyed by ``filepath`` (unique index). Each sample stores
+``catalog_hash``, a hash of its catalog row; a rerun adds new filepaths,
+rewrites only samples whose hash changed, deletes samples whose filepath left
+the catalog and does not write unchanged ones. Only the fields declared in
+``FIELDS`` and the tags in ``MANAGED_TAGS`` are ever written on existing
+samples, so fields, tags and saved views a user added survive every rerun.
+
+``fiftyone`` is imported lazily (it costs ~4 s), after a quick reachability
+check of the database, so a stopped mongod is reported within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import logging
+import mimetypes
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("caffe_workflow.ingest")
+
+# Bump when the mapping row -> sample changes, so every sample is rewritten once.
+INGEST_FORMAT = 1
+
+MANAGED_TAGS = ("train", "test", "invalid")
+
+ZONE_TARGETS = {0: "NA", 64: "rock", 127: "glacier", 254: "ocean"}
+FRONT_TARGETS = {255: "front"}
+
+# Colours: ocean blue, glacier icy cyan-white, rock brown, fronts red-orange.
+# Zone value 0 (NA) is never drawn by the App, so it needs no colour.
+OCEAN, GLACIER, ROCK, FRONT, EXTENT = (
+    "#1F5FD6",
+    "#D8F6FF",
+    "#8B5A2B",
+    "#FF3D00",
+    "#FFD400",
+)
+
+DB_CHECK_TIMEOUT_MS = 3000
+
+REQUIRED_COLUMNS = ("stem", "split", "filepath", "valid")
+
+CITATION = (
+    "Gourmelon, N., Seehaus, T., Braun, M., Maier, A., and Christlein, V.: "
+    "Calving fronts and where to find them: a benchmark dataset and "
+    "methodology for automatic glacier calving front delineation from "
+    "synthetic aperture radar imagery, Earth Syst. Sci. Data, 14, 4287-4313, "
+    "https://doi.org/10.5194/essd-14-4287-2022, 2022."
+)
+
+DESCRIPTION = (
+    "CaFFe (Calving Fronts and where to Find thEm): SAR images of seven "
+    "marine-terminating glaciers, 1995-2020, with hand-drawn zone masks "
+    "(NA, rock, glacier, ocean) and calving fronts. Built by the CaFFe "
+    "workflow from the catalog; fields are explained in dataset.info['fields']."
+)
+
+# name -> (kind, description). kind: str, int, float, bool, date, strlist,
+# zones, front, polylines, detection. The catalog column of the same name
+# feeds the field, except for the labels (see _sample_values).
+FIELDS = {
+    "stem": ("str", "File stem: <glacier>_<date>_<satellite>_<res>_<quality>_<orbit>"),
+    "split": ("str", "Benchmark split: train or test (also a sample tag)"),
+    "glacier": ("str", "Glacier code: COL, JAC, Crane, DBE, Jorum, Mapple, SI"),
+    "glacier_name": ("str", "Full glacier name"),
+    "date_taken": ("date", "Acquisition date"),
+    "year": ("int", "Acquisition year"),
+    "season": ("str", "winter or summer, as the CaFFe benchmark defines it per hemisphere"),
+    "hemisphere": ("str", "north (COL, JAC) or south (Antarctic Peninsula)"),
+    "satellite": ("str", "Sensor: ERS, ENVISAT, RSAT, S1, PALSAR, TSX, TDX"),
+    "sensor_band": ("str", "Radar band: C, L or X"),
+    "spatial_resolution": ("int", "Pixel size in metres"),
+    "quality_factor": ("int", "Label quality, 1 (best) to 6 (worst)"),
+    "orbit": ("str", "Orbit number, zero-padded as in the file name"),
+    "modality": ("str", "Optional modality part of the name (null when absent)"),
+    "image_mode": ("str", "Pillow mode of the SAR image (L for 8-bit grayscale)"),
+    "zone_na_fraction": ("float", "Fraction of pixels with zone NA (no information)"),
+    "zone_rock_fraction": ("float", "Fraction of pixels with zone rock"),
+    "zone_glacier_fraction": ("float", "Fraction of pixels with zone glacier"),
+    "zone_ocean_fraction": ("float", "Fraction of pixels with zone ocean (incl. ice melange)"),
+    "front_pixels": ("int", "Number of front pixels in the front mask"),
+    "front_length_km": ("float", "Calving front length in km"),
+    "valid": ("bool", "True when the name and both masks passed validation"),
+    "problems": ("strlist", "Validation problems (empty when valid)"),
+    "warnings": ("strlist", "Validation warnings (e.g. unknown glacier code)"),
+    "thumbnail_path": ("str", "Absolute path of the thumbnail shown in the App grid"),
+    "zones": ("zones", "Zone mask on disk: 0 NA, 64 rock, 127 glacier, 254 ocean"),
+    "front": ("front", "Front mask on disk: 255 on the one-pixel calving front"),
+    "front_lines": ("polylines", "Calving front as open polylines (one per front piece)"),
+    "front_extent": ("detection", "Region in which the front moves (bounding_boxes/)"),
+    "catalog_hash": ("str", "Hash of the catalog row; the ingest rewrites a sample only when it changes"),
+}
+
+# Pillow mode -> number of channels, for ImageMetadata.
+_CHANNELS = {"1": 1, "L": 1, "P": 1, "I": 1, "I;16": 1, "F": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The FiftyOne database cannot be reached; the message says what to do."""
+
+
+class CatalogError(ValueError):
+    """The catalog cannot be ingested (missing columns, duplicate filepaths)."""
+
+
+# ---------------------------------------------------------------- catalog
+
+
+def read_catalog(path: str | os.PathLike) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    # ParquetFile.read, not read_table: the latter loads pyarrow.dataset (+0.8 s).
+    rows = pq.ParquetFile(path).read().to_pylist()
+    if rows:
+        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        if missing:
+            raise CatalogError(f"{path}: catalog lacks columns {missing}")
+    seen = set()
+    for row in rows:
+        fp = row["filepath"]
+        if not fp or not os.path.isabs(fp):
+            raise CatalogError(f"{path}: filepath must be absolute, got {fp!r}")
+        if fp in seen:
+            raise CatalogError(f"{path}: filepath {fp} appears twice")
+        seen.add(fp)
+    return rows
+
+
+def _json_default(value):
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def row_hash(row: dict) -> str:
+    """Stable hash of one catalog row (column order does not matter)."""
+    text = json.dumps(
+        [INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"), default=_json_default
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- database check
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with any user:password replaced by ***."""
+    return re.sub(r"(?<=://)[^@/]*@", "***@", uri)
+
+
+def _configured_uri() -> str | None:
+    """The database URI FiftyOne will use, read without importing fiftyone."""
+    uri = os.environ.get("FIFTYONE_DATABASE_URI")
+    if uri:
+        return uri
+    config = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.expanduser(
+        "~/.fiftyone/config.json"
+    )
+    try:
+        with open(config) as f:
+            return json.load(f).get("database_uri")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _unreachable(uri: str | None, error: Exception) -> DatabaseUnreachable:
+    where = mask_uri(uri) if uri else "the FiftyOne-managed local database"
+    reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return DatabaseUnreachable(
+        f"cannot reach the FiftyOne database at {where} ({reason}); "
+        "start mongod there, or fix FIFTYONE_DATABASE_URI, then rerun"
+    )
+
+
+def check_database(uri: str | None = None, timeout_ms: int = DB_CHECK_TIMEOUT_MS) -> None:
+    """Fail fast with a clear message when the configured mongod is not up.
+
+    With no URI configured FiftyOne starts its own mongod; nothing to check.
+    """
+    uri = uri if uri is not None else _configured_uri()
+    if not uri:
+        return
+    import pymongo
+    import pymongo.errors
+
+    try:
+        client = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        )
+        try:
+            client.admin.command("ping")
+        finally:
+            client.close()
+    except (pymongo.errors.PyMongoError, ValueError) as e:
+        raise _unreachable(uri, e) from e
+
+
+# ---------------------------------------------------------------- row -> sample
+
+
+def _sample_values(fo, row: dict) -> dict:
+    """Every managed field of one sample (None where the catalog has null)."""
+    values = {}
+    for name, (kind, _) in FIELDS.items():
+        if kind in ("zones", "front", "polylines", "detection") or name == "catalog_hash":
+            continue
+        value = row.get(name)
+        if kind == "strlist":
+            value = list(value or [])
+        values[name] = value
+
+    values["zones"] = (
+        fo.Segmentation(mask_path=row["zones_path"]) if row.get("zones_path") else None
+    )
+    values["front"] = (
+        fo.Segmentation(mask_path=row["front_path"]) if row.get("front_path") else None
+    )
+    lines = row.get("front_lines")
+    values["front_lines"] = (
+        fo.Polylines(
+            polylines=[
+                fo.Polyline(
+                    label="front",
+                    points=[[(float(x), float(y)) for x, y in line]],
+                    closed=False,
+                    filled=False,
+                )
+                for line in lines
+                if line
+            ]
+        )
+        if lines
+        else None
+    )
+    extent = row.get("front_extent")
+    values["front_extent"] = (
+        fo.Detection(label="front_extent", bounding_box=[float(v) for v in extent])
+        if extent
+        else None
+    )
+    mime = "image/png" if row["filepath"].lower().endswith(".png") else (
+        mimetypes.guess_type(row["filepath"])[0]
+    )
+    values["metadata"] = fo.ImageMetadata(
+        size_bytes=row.get("size_bytes"),
+        mime_type=mime,
+        width=row.get("width"),
+        height=row.get("height"),
+        num_channels=_CHANNELS.get(row.get("image_mode") or "L", 1),
+    )
+    values["catalog_hash"] = row_hash(row)
+    return values
+
+
+def _managed_tags(row: dict) -> list[str]:
+    tags = [row["split"]] if row.get("split") in ("train", "test") else []
+    if not row.get("valid"):
+        tags.append("invalid")
+    return tags
+
+
+def _new_sample(fo, row: dict):
+    return fo.Sample(
+        filepath=row["filepath"], tags=_managed_tags(row), **_sample_values(fo, row)
+    )
+
+
+def _update_samples(fo, dataset, changed: dict) -> None:
+    """Rewrite the managed fields and tags of existing samples {id: row}.
+
+    One set_values per field ($set on exactly these samples). Not
+    sample.save(): FiftyOne 1.22.1 turns an empty list into $unset there, so
+    ``problems`` would read back as None instead of [].
+    """
+    ids = list(changed)
+    view = dataset.select(ids, ordered=True)
+    old = dict(zip(["tags", "zones", "front", "front_extent"],
+                   view.values(["tags", "zones", "front", "front_extent"])))
+    new = [_sample_values(fo, changed[i]) for i in ids]
+    for name in new[0]:
+        values = {}
+        for k, (sid, value) in enumerate(zip(ids, (v[name] for v in new))):
+            previous = old[name][k] if name in old else None
+            # Keep the label (its id, label tags, attributes a user added)
+            # when only its mask path or box changed.
+            if previous is not None and value is not None:
+                if name in ("zones", "front"):
+                    previous.mask_path = value.mask_path
+                    value = previous
+                elif name == "front_extent":
+                    previous.bounding_box = value.bounding_box
+                    value = previous
+            values[sid] = value
+        dataset.set_values(name, values, key_field="id")
+    tags = {
+        sid: [t for t in (old["tags"][k] or []) if t not in MANAGED_TAGS]
+        + _managed_tags(changed[sid])
+        for k, sid in enumerate(ids)
+    }
+    dataset.set_values("tags", tags, key_field="id")
+
+
+# ---------------------------------------------------------------- dataset-level
+
+
+def _field_type(fo, kind):
+    """(ftype, embedded_doc_type, subfield) for add_sample_field."""
+    return {
+        "str": (fo.StringField, None, None),
+        "int": (fo.IntField, None, None),
+        "float": (fo.FloatField, None, None),
+        "bool": (fo.BooleanField, None, None),
+        "date": (fo.DateField, None, None),
+        "strlist": (fo.ListField, None, fo.StringField),
+        "zones": (fo.EmbeddedDocumentField, fo.Segmentation, None),
+        "front": (fo.EmbeddedDocumentField, fo.Segmentation, None),
+        "polylines": (fo.EmbeddedDocumentField, fo.Polylines, None),
+        "detection": (fo.EmbeddedDocumentField, fo.Detection, None),
+    }[kind]
+
+
+def _ensure_schema(fo, dataset) -> None:
+    if dataset.media_type is None:
+        dataset.media_type = "image"
+    schema = dataset.get_field_schema()
+    for name, (kind, description) in FIELDS.items():
+        if name in schema:
+            continue
+        ftype, doc_type, subfield = _field_type(fo, kind)
+        dataset.add_sample_field(
+            name, ftype, embedded_doc_type=doc_type, subfield=subfield,
+            description=description,
+        )
+    # Converts FiftyOne's default non-unique filepath index; no-op afterwards.
+    info = dataset.get_index_information().get("filepath", {})
+    if not info.get("unique"):
+        dataset.create_index("filepath", unique=True)
+
+
+def _color_scheme(fo, old):
+    managed = [
+        {
+            "path": "zones",
+            "fieldColor": OCEAN,
+            "maskTargetsColors": [
+                {"intTarget": 64, "color": ROCK},
+                {"intTarget": 127, "color": GLACIER},
+                {"intTarget": 254, "color": OCEAN},
+            ],
+        },
+        {
+            "path": "front",
+            "fieldColor": FRONT,
+            "maskTargetsColors": [{"intTarget": 255, "color": FRONT}],
+        },
+        {
+            "path": "front_lines",
+            "fieldColor": FRONT,
+            "colorByAttribute": "label",
+            "valueColors": [{"value": "front", "color": FRONT}],
+        },
+        {
+            "path": "front_extent",
+            "fieldColor": EXTENT,
+            "colorByAttribute": "label",
+            "valueColors": [{"value": "front_extent", "color": EXTENT}],
+        },
+    ]
+    paths = {f["path"] for f in managed}
+    user_fields = [f for f in (old.fields or []) if f.get("path") not in paths] if old else []
+    # color_by "value": the App applies maskTargetsColors only in this mode
+    # (with "field" the whole zone mask would be painted in one colour).
+    return fo.ColorScheme(
+        color_by="value",
+        fields=managed + user_fields,
+        default_mask_targets_colors=managed[0]["maskTargetsColors"]
+        + managed[1]["maskTargetsColors"],
+    )
+
+
+def _info(glaciers: dict) -> dict:
+    return {
+        "name": "CaFFe (Calving Fronts and where to Find thEm)",
+        "citation": CITATION,
+        "doi": "10.5194/essd-14-4287-2022",
+        "license": "CC-BY-4.0",
+        "source": "PANGAEA, https://doi.org/10.1594/PANGAEA.940950",
+        "source_doi": "10.1594/PANGAEA.940950",
+        "glaciers": glaciers,
+        "tags": "train/test: benchmark split; invalid: a name or mask failed validation "
+        "(see the problems field); other tags are yours and are never touched",
+        "fields": {name: description for name, (_, description) in FIELDS.items()}
+        | {
+            "metadata": "Image size, bytes, MIME type and channels, measured by the "
+            "per-image step",
+        },
+        "app": "zones and front (full-resolution masks) are off by default; tick them "
+        "in the sidebar of the sample view. front_lines shows the front as vectors.",
+        "managed_saved_views": "train, test, invalid and one per glacier code are "
+        "rewritten by every ingest; save your own views under other names",
+    }
+
+
+def _apply_dataset_settings(fo, dataset, glaciers: dict) -> bool:
+    """Set mask targets, App config, info and description; True if anything changed.
+
+    Only the keys the ingest owns are replaced: other mask targets, info keys,
+    media fields and colour-scheme entries a user added are kept.
+    """
+    changed = False
+
+    targets = dict(dataset.mask_targets)
+    for field, wanted in (("zones", ZONE_TARGETS), ("front", FRONT_TARGETS)):
+        if targets.get(field) != wanted:
+            targets[field] = wanted
+            changed = True
+    if changed:
+        dataset.mask_targets = targets
+
+    cfg = dataset.app_config
+    media = list(cfg.media_fields or ["filepath"])
+    media += [f for f in ("filepath", "thumbnail_path") if f not in media]
+    # The App copies the grid's active fields into the sample view when it is
+    # opened (useSetModalState in 1.22.1), so a field cannot be off in the grid
+    # and on in the modal by config. Closest: the two full-resolution mask
+    # overlays start off everywhere, front_lines (cheap vectors) stays on.
+    active = fo.ActiveFields(exclude=True, paths=["zones", "front"])
+    scheme = _color_scheme(fo, cfg.color_scheme)
+    wanted = {
+        "media_fields": media,
+        "grid_media_field": "thumbnail_path",
+        "modal_media_field": "filepath",
+        "active_fields": active,
+        "color_scheme": scheme,
+    }
+    for key, value in wanted.items():
+        old = getattr(cfg, key)
+        if key == "color_scheme" and old is not None:
+            # ColorScheme has a random id: compare the content only.
+            same = old.to_dict() | {"_id": None} == value.to_dict() | {"_id": None}
+        else:
+            same = old == value
+        if not same:
+            setattr(cfg, key, value)
+            changed = True
+
+    info = dict(dataset.info)
+    new_info = info | _info(glaciers)
+    if new_info != info:
+        dataset.info = new_info
+        changed = True
+    if dataset.description != DESCRIPTION:
+        dataset.description = DESCRIPTION
+        changed = True
+    if not dataset.persistent:
+        dataset.persistent = True
+    if changed:
+        dataset.save()
+    return changed
+
+
+def _managed_views(dataset, glaciers: dict) -> dict:
+    from fiftyone import ViewField as F
+
+    views = {
+        "train": (dataset.match_tags("train"), "Training split"),
+        "test": (dataset.match_tags("test"), "Test split (COL and Mapple)"),
+        "invalid": (
+            dataset.match_tags("invalid"),
+            "Samples whose name or masks failed validation (see problems)",
+        ),
+    }
+    for code, name in sorted(glaciers.items()):
+        views[code] = (dataset.match(F("glacier") == code), f"Glacier {name or code}")
+    return views
+
+
+def _stages(stages: list) -> list[dict]:
+    """Serialised view stages without their random per-instance ``_uuid``."""
+    stages = [json.loads(d) if isinstance(d, str) else d for d in stages]
+    return [{k: v for k, v in d.items() if k != "_uuid"} for d in stages]
+
+
+def _refresh_saved_views(dataset, glaciers: dict) -> None:
+    """(Re)write the managed saved views; leave every other saved view alone."""
+    wanted = _managed_views(dataset, glaciers)
+    old_managed = set(dataset.info.get("_caffe_saved_views", []))
+    # Compare with the stored documents rather than load_saved_view(), which
+    # would write a last_loaded_at on every view at every run.
+    stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
+    for name, (view, description) in wanted.items():
+        doc = stored.get(name)
+        if (
+            doc is not None
+            and doc.description == description
+            and _stages(doc.view_stages) == _stages(view._serialize())
+        ):
+            continue
+        dataset.save_view(name, view, description=description, overwrite=True)
+    # A glacier that left the catalog: drop only the view this ingest made.
+    for name in old_managed - set(wanted):
+        if dataset.has_saved_view(name):
+            dataset.delete_saved_view(name)
+    if sorted(wanted) != sorted(old_managed):
+        dataset.info["_caffe_saved_views"] = sorted(wanted)
+        dataset.save()
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def _import_fiftyone(uri: str | None):
+    import fiftyone as fo
+    import fiftyone.core.odm.database as fodb
+
+    # FiftyOne's own client waits 30 s for a server by default; if mongod
+    # dies between our check and the first query, fail sooner.
+    getattr(fodb, "_connection_kwargs", {}).setdefault("serverSelectionTimeoutMS", 10000)
+    return fo
+
+
+def ingest(catalog_path: str | os.PathLike, dataset_name: str) -> dict:
+    """Bring the FiftyOne dataset ``dataset_name`` in line with the catalog.
+
+    Returns the summary {added, updated, deleted, unchanged, total, dataset}.
+    Raises DatabaseUnreachable (clear message) when the database is down.
+    """
+    t0 = time.perf_counter()
+    rows = read_catalog(catalog_path)
+    uri = _configured_uri()
+    check_database(uri)
+    t1 = time.perf_counter()
+    fo = _import_fiftyone(uri)
+    import pymongo.errors
+
+    t2 = time.perf_counter()
+    try:
+        summary = _ingest(fo, rows, dataset_name)
+    except pymongo.errors.ConnectionFailure as e:
+        raise _unreachable(uri, e) from e
+    log.info(
+        "ingest %s: %s (catalog + db check %.2f s, import fiftyone %.2f s, "
+        "database work %.2f s)",
+        dataset_name,
+        {k: v for k, v in summary.items() if k != "dataset"},
+        t1 - t0,
+        t2 - t1,
+        time.perf_counter() - t2,
+    )
+    return summary
+
+
+def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
+    if fo.dataset_exists(dataset_name):
+        dataset = fo.load_dataset(dataset_name)
+    else:
+        dataset = fo.Dataset(dataset_name, persistent=True)
+    _ensure_schema(fo, dataset)
+
+    by_path = {row["filepath"]: row for row in rows}
+    hashes = {fp: row_hash(row) for fp, row in by_path.items()}
+
+    ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
+    existing = dict(zip(paths, zip(ids, old_hashes)))
+    if not rows and existing:
+        # An empty catalog is far likelier a broken run (data_dir unmounted)
+        # than a wish to lose every sample and what users added to them.
+        raise CatalogError(
+            f"the catalog is empty; refusing to delete all {len(existing)} samples "
+            f"of {dataset_name} (delete the dataset yourself if that is wanted)"
+        )
+
+    gone = [sid for fp, (sid, _) in existing.items() if fp not in by_path]
+    new = [by_path[fp] for fp in by_path if fp not in existing]
+    changed = {
+        existing[fp][0]: by_path[fp]
+        for fp in by_path
+        if fp in existing and existing[fp][1] != hashes[fp]
+    }
+
+    if gone:
+        dataset.delete_samples(gone)
+    if new:
+        # validate=False: the schema is declared and the values are typed by
+        # the catalog's Parquet schema; validation doubled the cost of
+        # serialising the polylines.
+        dataset.add_samples(
+            (_new_sample(fo, row) for row in new),
+            num_samples=len(new),
+            validate=False,
+            progress=False,
+        )
+    if changed:
+        _update_samples(fo, dataset, changed)
+
+    glaciers = {}
+    for row in rows:
+        if row.get("glacier"):
+            glaciers.setdefault(row["glacier"], row.get("glacier_name"))
+    _apply_dataset_settings(fo, dataset, glaciers)
+    _refresh_saved_views(dataset, glaciers)
+
+    return {
+        "added": len(new),
+        "updated": len(changed),
+        "deleted": len(gone),
+        "unchanged": len(existing) - len(gone) - len(changed),
+        "total": len(dataset),
+        "dataset": dataset_name,
+    }
+
+
+def write_summary(summary: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--catalog", required=True, help="catalog Parquet")
+    parser.add_argument("--dataset", required=True, help="FiftyOne dataset name")
+    parser.add_argument("--summary", required=True, help="summary JSON to write")
+    args = parser.parse_args(argv)
+    # Logs go to stderr. Any destination other than "stdout"/"stdout,stderr"
+    # makes FiftyOne add no handler of its own; its records then propagate to
+    # the root handler below.
+    os.environ["FIFTYONE_LOGGING_DESTINATION"] = "stderr"
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        summary = ingest(args.catalog, args.dataset)
+    except (DatabaseUnreachable, CatalogError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 2
+    write_summary(summary, args.summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
