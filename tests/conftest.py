@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -61,4 +62,6 @@ def fiftyone_env(mongod: Mongod) -> dict[str, str]:
     # The package imports even where it is not pip-installed (make setup does).
     package_root = str(Path(__file__).resolve().parents[1] / "workflow")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    # Rules run `python -m caffe_workflow...`: the test interpreter's env first.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
     return env
