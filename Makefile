@@ -18,7 +18,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 SAMPLE_DIR := sample_data/data_raw
 SAMPLE_NAME := caffe-sample
 
-.PHONY: setup setup-slurm lock check-mongod demo run test lint format clean-venv
+.PHONY: setup setup-slurm lock check-mongod demo run test lint format bench clean-venv
 
 setup: $(STAMP)
 
@@ -62,6 +62,10 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# Benchmark (caffe_workflow.benchmark); extra options: make bench BENCH_ARGS="--images 100"
+bench: $(STAMP)
+	$(BIN)/python -m caffe_workflow.benchmark $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
