@@ -88,6 +88,7 @@ FIELDS = {
     "orbit": ("str", "Orbit number, zero-padded as in the file name"),
     "modality": ("str", "Optional modality part of the name (null when absent)"),
     "image_mode": ("str", "Pillow mode of the SAR image (L for 8-bit grayscale)"),
+    "image_sha256": ("str", "SHA-256 of the SAR image file, for provenance"),
     "zone_na_fraction": ("float", "Fraction of pixels with zone NA (no information)"),
     "zone_rock_fraction": ("float", "Fraction of pixels with zone rock"),
     "zone_glacier_fraction": ("float", "Fraction of pixels with zone glacier"),

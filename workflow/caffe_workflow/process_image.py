@@ -16,6 +16,8 @@ Only the standard library and Pillow are imported here: this runs 681 times.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -56,6 +58,7 @@ COLUMNS = {
     "width": "int32",
     "height": "int32",
     "size_bytes": "int64",
+    "image_sha256": "string",
     "image_mode": "string",
     "zone_na_fraction": "double",
     "zone_rock_fraction": "double",
@@ -75,15 +78,17 @@ COLUMNS = {
 }
 
 
-def _open(path: Path, what: str, problems: list[str]) -> Image.Image | None:
-    """Open and fully decode a PNG, or record why it cannot be used."""
-    if not path.exists():
+def _open(
+    path: Path, what: str, problems: list[str], data: bytes | None = None
+) -> Image.Image | None:
+    """Open and fully decode a PNG (from `data` if given), or record why not."""
+    if data is None and not path.exists():
         problems.append(f"{what} missing: {path.name}")
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path if data is None else io.BytesIO(data))
             if image.format != "PNG":
                 problems.append(f"{what} is {image.format}, not PNG: {path.name}")
                 return None
@@ -143,6 +148,9 @@ def process(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
+    # Read the SAR file once: its checksum tells a replaced image from the old
+    # one even when every measured value is the same, and Pillow decodes it.
+    data = image_path.read_bytes()
     name = parse_stem(stem)
     problems, warns = list(name.problems), list(name.warnings)
     row = {
@@ -161,17 +169,18 @@ def process(
         "quality_factor": name.quality_factor,
         "orbit": name.orbit,
         "modality": name.modality,
-        "size_bytes": image_path.stat().st_size,
+        "size_bytes": len(data),
+        "image_sha256": hashlib.sha256(data).hexdigest(),
         "output_version": OUTPUT_VERSION,
     }
 
-    image = _open(image_path, "image", problems)
+    image = _open(image_path, "image", problems, data)
     if image is not None:
         row.update(width=image.width, height=image.height, image_mode=image.mode)
         _thumbnail(_to_grayscale(image, warns), thumbnail_height, work / "thumbnail.jpg")
         row["thumbnail_path"] = str(out_dir / "thumbnail.jpg")
         size = image.size
-        del image  # the full-size pixels are no longer needed
+        del image, data  # the full-size pixels are no longer needed
 
         zones = _open(zones_path, "zone mask", problems)
         fractions = zones and check_zones(zones, size, problems)
