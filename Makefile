@@ -50,7 +50,7 @@ demo: $(STAMP)
 	@$(BIN)/snakemake --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME) --summary 2>/dev/null | cut -f1,3,5
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 # The suite includes Slurm integration tests, hence the plugin.
 test: $(STAMP) $(SLURM_STAMP)
