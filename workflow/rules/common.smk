@@ -68,3 +68,25 @@ def label_path(name):
         return str(label_paths(DATA_DIR, wildcards.split, wildcards.stem)[name])
 
     return get
+
+
+def print_summary():
+    """What a run built and how to open it (called from the Snakefile's onsuccess)."""
+    import json
+
+    summary_path = Path("results/ingest_summary.json")
+    if not summary_path.exists():
+        return
+    s = json.loads(summary_path.read_text())
+    lines = Path("results/validation_report.md").read_text().splitlines()
+    counts = lines[2] if len(lines) > 2 else ""
+    print(
+        f"\nFiftyOne dataset '{s['dataset']}': {s['total']} samples "
+        f"({s['added']} added, {s['updated']} updated, {s['deleted']} deleted, "
+        f"{s['unchanged']} unchanged).\n"
+        f"  {counts}\n"
+        f"  catalog: {Path('results/catalog.parquet').absolute()}\n"
+        f"  report:  {Path('results/validation_report.md').absolute()}\n"
+        f"Open it:  fiftyone app launch {s['dataset']}   (then http://localhost:5151)",
+        file=sys.stderr,
+    )
