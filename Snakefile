@@ -6,11 +6,15 @@ import os
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/per_image.smk"
 include: "workflow/rules/catalog.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -19,3 +23,4 @@ rule all:
         "results/catalog.parquet",
         "results/validation_report.md",
         "results/ingest_summary.json",
+        rules.plot_catalog.output,

@@ -1,0 +1,128 @@
+"""Fixtures for the browser test: a dataset built by the real workflow, the
+FiftyOne App server on loopback, and headless Debian Chromium via Playwright.
+
+Chromium is Debian's package (/usr/bin/chromium); Playwright only drives it
+(`playwright install` is never run). Where Chromium is missing and we are root
+(CI: a fresh Debian 12 machine) it is installed with apt-get; elsewhere the
+test is skipped with the command to run, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from caffe_workflow.mongo import free_port
+from caffe_workflow.sample_data import generate
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# Screenshots and timings land here (gitignored), kept after the run for CI.
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+DATASET = "caffe-browser-test"
+IMAGES = 14
+# Generous: `import fiftyone` alone can take 20 s on a loaded 2-core machine.
+SERVER_TIMEOUT = 180
+
+
+def _ensure_chromium() -> str:
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+        ):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}"
+        assert os.access(CHROMIUM, os.X_OK), f"apt-get installed chromium but {CHROMIUM} is missing"
+        return CHROMIUM
+    message = f"{CHROMIUM} missing: run `sudo apt-get install chromium`"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return _ensure_chromium()
+
+
+@pytest.fixture(scope="module")
+def built_dataset(mongod, tmp_path_factory) -> dict:
+    """Generated CaFFe data -> real Snakemake run -> FiftyOne dataset DATASET."""
+    root = tmp_path_factory.mktemp("browser")
+    data_dir, workdir = root / "data_raw", root / "work"
+    stems = generate(data_dir, count=IMAGES, seed=11)
+    env = dict(os.environ)  # holds the private-DB variables (tests/conftest.py)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2",
+        "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"name": DATASET, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
+
+
+@pytest.fixture(scope="module")
+def app_url(built_dataset, tmp_path_factory) -> str:
+    """The App server on 127.0.0.1, on the test's private database."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("app") / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "fiftyone.server.main", "--port", str(port),
+             "--address", "127.0.0.1"],
+            env=built_dataset["env"], stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_TIMEOUT
+        while True:
+            assert server.poll() is None, f"App server exited:\n{log_path.read_text()}"
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"App server not up:\n{log_path.read_text()}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

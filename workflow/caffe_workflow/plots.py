@@ -1,0 +1,247 @@
+"""Figures and the validation table for the Snakemake report, from the catalog.
+
+    python -m caffe_workflow.plots --catalog results/catalog.parquet \
+        --out-dir results/report
+
+Writes into --out-dir (names in OUTPUTS): images per glacier over time by
+sensor, the quality-factor and resolution mix, front length over time per
+glacier, and an HTML table of every image with a problem or warning. Rows whose
+name could not be parsed (no glacier or date) appear only in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on cluster nodes and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+OUTPUTS = {
+    "timeline": "images_over_time.png",
+    "mix": "quality_resolution.png",
+    "fronts": "front_length.png",
+    "validation": "validation.html",
+}
+
+# Sensors in launch order; one fixed colour each, so all figures agree.
+SATELLITES = ("ERS", "RSAT", "ENVISAT", "PALSAR", "TSX", "TDX", "S1")
+_PALETTE = plt.get_cmap("tab10").colors
+SAT_COLOURS = {sat: _PALETTE[i] for i, sat in enumerate(SATELLITES)}
+OTHER = "#7f7f7f"
+# North first (COL, JAC), then the Antarctic Peninsula from north to south.
+GLACIER_ORDER = ("COL", "JAC", "Crane", "DBE", "Jorum", "Mapple", "SI")
+DPI = 110
+
+
+def load(path: str | os.PathLike) -> pd.DataFrame:
+    cols = [
+        "stem", "split", "glacier", "date_taken", "satellite", "spatial_resolution",
+        "quality_factor", "front_length_km", "valid", "problems", "warnings", "filepath",
+    ]  # fmt: skip
+    df = pd.read_parquet(path, columns=cols)
+    df["date_taken"] = pd.to_datetime(df["date_taken"])
+    return df
+
+
+def _glaciers(df: pd.DataFrame) -> list[str]:
+    present = set(df["glacier"].dropna())
+    return [g for g in GLACIER_ORDER if g in present] + sorted(present - set(GLACIER_ORDER))
+
+
+def _satellites(df: pd.DataFrame) -> list[str]:
+    present = set(df["satellite"].dropna())
+    return [s for s in SATELLITES if s in present] + sorted(present - set(SATELLITES))
+
+
+def _colour(sat: str):
+    return SAT_COLOURS.get(sat, OTHER)
+
+
+def _empty(ax, text="no images with a parsed glacier and date") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def plot_timeline(df: pd.DataFrame, path: Path) -> None:
+    """One row per glacier, one dot per image at its date, coloured by sensor."""
+    dated = df.dropna(subset=["glacier", "date_taken"])
+    glaciers = _glaciers(dated)
+    sats = _satellites(dated)
+    fig, ax = plt.subplots(figsize=(10, 0.55 * max(len(glaciers), 2) + 1.6))
+    if dated.empty:
+        _empty(ax)
+    for sat in sats:
+        part = dated[dated["satellite"] == sat]
+        # Each sensor gets its own lane within the glacier's row, so sensors
+        # that imaged the same glacier in the same months stay apart.
+        offset = (sats.index(sat) - (len(sats) - 1) / 2) * 0.6 / max(len(sats), 1)
+        y = [glaciers.index(g) + offset for g in part["glacier"]]
+        ax.scatter(part["date_taken"], y, s=14, color=_colour(sat),
+                   label=f"{sat} ({len(part)})", alpha=0.85, linewidths=0)
+    if not dated.empty:
+        counts = dated.groupby("glacier").size()
+        splits = dated.groupby("glacier")["split"].agg(lambda s: "/".join(sorted(set(s))))
+        ax.set_yticks(range(len(glaciers)))
+        ax.set_yticklabels([f"{g} ({splits[g]}, {counts[g]})" for g in glaciers])
+        ax.set_ylim(len(glaciers) - 0.5, -0.5)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(title="sensor (images)", loc="upper left", bbox_to_anchor=(1.01, 1),
+                  frameon=False)
+    ax.set_xlabel("acquisition date")
+    ax.set_title(f"{len(dated)} images per glacier over time, by sensor")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def _stacked_bars(ax, table: pd.DataFrame, colours: dict, title: str, xlabel: str):
+    bottom = pd.Series(0, index=table.index)
+    for col in table.columns:
+        ax.bar([str(i) for i in table.index], table[col], bottom=bottom,
+               color=colours.get(col, OTHER), label=str(col))
+        bottom += table[col]
+    for x, total in enumerate(bottom):
+        ax.text(x, total, str(int(total)), ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, bottom.max() * 1.12)  # room for the totals
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("images")
+    ax.legend(fontsize=8, frameon=False)
+
+
+def plot_mix(df: pd.DataFrame, path: Path) -> None:
+    """Quality factor by glacier, and spatial resolution by sensor."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    quality = df.dropna(subset=["quality_factor", "glacier"])
+    if quality.empty:
+        _empty(left)
+    else:
+        table = pd.crosstab(quality["quality_factor"].astype(int), quality["glacier"])
+        table = table.reindex(columns=_glaciers(quality))
+        cmap = plt.get_cmap("Dark2").colors
+        colours = {g: cmap[i % len(cmap)] for i, g in enumerate(table.columns)}
+        _stacked_bars(left, table, colours,
+                      "Label quality factor (1 best, 6 worst) by glacier", "quality factor")
+    res = df.dropna(subset=["spatial_resolution", "satellite"])
+    if res.empty:
+        _empty(right)
+    else:
+        table = pd.crosstab(res["spatial_resolution"].astype(int), res["satellite"])
+        table = table.reindex(columns=_satellites(res))
+        _stacked_bars(right, table, {s: _colour(s) for s in table.columns},
+                      "Spatial resolution by sensor", "metres per pixel")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def plot_front_length(df: pd.DataFrame, path: Path) -> None:
+    """Front length over time, one panel per glacier, dots coloured by sensor."""
+    fronts = df.dropna(subset=["glacier", "date_taken", "front_length_km"])
+    glaciers = _glaciers(fronts)
+    ncols = 2 if len(glaciers) > 1 else 1
+    nrows = max(1, -(-len(glaciers) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.3 * nrows + 0.8),
+                             sharex=True, squeeze=False)
+    flat = list(axes.flat)
+    if fronts.empty:
+        _empty(flat[0], "no images with a front length")
+    shown = set()
+    for ax, glacier in zip(flat, glaciers):
+        part = fronts[fronts["glacier"] == glacier].sort_values("date_taken")
+        ax.plot(part["date_taken"], part["front_length_km"], color="0.75", lw=0.8, zorder=1)
+        for sat, group in part.groupby("satellite"):
+            ax.scatter(group["date_taken"], group["front_length_km"], s=14,
+                       color=_colour(sat), zorder=2, linewidths=0,
+                       label=None if sat in shown else sat)
+            shown.add(sat)
+        ax.set_title(f"{glacier} ({len(part)} images)", fontsize=10)
+        ax.set_ylabel("front length (km)")
+        ax.grid(alpha=0.3)
+    for ax in flat[len(glaciers):]:
+        if not fronts.empty:
+            ax.set_axis_off()
+            # The panel above now ends its column: give it the date labels.
+            flat[flat.index(ax) - ncols].xaxis.set_tick_params(labelbottom=True)
+    if shown:
+        handles = [plt.Line2D([], [], marker="o", ls="", color=_colour(s), label=s)
+                   for s in _satellites(fronts)]
+        fig.legend(handles=handles, title="sensor", loc="upper right", frameon=False,
+                   ncol=len(handles))
+    fig.suptitle("Calving front length over time", x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+_STYLE = """
+body { font-family: sans-serif; font-size: 14px; margin: 1em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.problem { color: #a00; }
+"""
+
+
+def validation_html(df: pd.DataFrame) -> str:
+    """A self-contained HTML page: counts, then one row per problem or warning."""
+    invalid = df[~df["valid"].astype(bool)]
+    warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
+    esc = html.escape
+    rows = []
+    for kind, part, column in (("problem", invalid, "problems"),
+                               ("warning", warned, "warnings")):
+        for r in part.sort_values(["split", "stem"]).itertuples():
+            for item in getattr(r, column):
+                rows.append(
+                    f"<tr><td>{esc(str(r.split))}</td><td>{esc(r.stem)}</td>"
+                    f'<td class="{kind}">{kind}</td><td>{esc(item)}</td>'
+                    f"<td>{esc(r.filepath)}</td></tr>"
+                )
+    body = (
+        "<table><tr><th>split</th><th>image</th><th>kind</th><th>what</th>"
+        "<th>file</th></tr>" + "".join(rows) + "</table>"
+        if rows
+        else "<p>Every image passed validation, with no warnings.</p>"
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>CaFFe validation</title><style>{_STYLE}</style></head><body>"
+        f"<p><b>{len(df)}</b> images: <b>{len(df) - len(invalid)}</b> valid, "
+        f"<b>{len(invalid)}</b> invalid (tagged <code>invalid</code> in the dataset), "
+        f"<b>{len(warned)}</b> with warnings.</p>{body}</body></html>\n"
+    )
+
+
+def write_all(catalog: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df = load(catalog)
+    paths = {key: out_dir / name for key, name in OUTPUTS.items()}
+    plot_timeline(df, paths["timeline"])
+    plot_mix(df, paths["mix"])
+    plot_front_length(df, paths["fronts"])
+    paths["validation"].write_text(validation_html(df), encoding="utf-8")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", required=True)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args(argv)
+    for path in write_all(args.catalog, args.out_dir).values():
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
