@@ -186,7 +186,8 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     cfg = ds.app_config
     assert cfg.media_fields == ["filepath", "thumbnail_path"]
     assert cfg.grid_media_field == "thumbnail_path"
-    assert cfg.active_fields.exclude is True and set(cfg.active_fields.paths) == {"zones", "front"}
+    assert cfg.active_fields.exclude is False
+    assert set(cfg.active_fields.paths) == {"front_lines", "front_extent"}
     colors = {f["path"]: f for f in cfg.color_scheme.fields}
     zone_colors = {c["intTarget"]: c["color"] for c in colors["zones"]["maskTargetsColors"]}
     assert zone_colors == {64: ig.ROCK, 127: ig.GLACIER, 254: ig.OCEAN}

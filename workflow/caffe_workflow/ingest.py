@@ -439,7 +439,9 @@ def _apply_dataset_settings(fo, dataset, glaciers: dict) -> bool:
     # opened (useSetModalState in 1.22.1), so a field cannot be off in the grid
     # and on in the modal by config. Closest: the two full-resolution mask
     # overlays start off everywhere, front_lines (cheap vectors) stays on.
-    active = fo.ActiveFields(exclude=True, paths=["zones", "front"])
+    # An include list: exclude=True would also switch on every primitive
+    # field, whose ~30 pills then cover each grid tile (seen in the browser).
+    active = fo.ActiveFields(exclude=False, paths=["front_lines", "front_extent"])
     scheme = _color_scheme(fo, cfg.color_scheme)
     wanted = {
         "media_fields": media,
