@@ -1,0 +1,222 @@
+"""The workflow on the private Slurm cluster, with the shipped Slurm profile.
+
+Generated images are built once locally and once through Slurm (per-image
+work in Slurm group jobs; merge, plots and ingest on the submit host, into the
+session's standalone mongod named by FIFTYONE_DATABASE_URI); catalog and
+dataset must be equal. Then more images go through Slurm: only they are
+processed, in one more Slurm job.
+
+The command line overrides only what the brief allows: the group size (2
+images per Slurm job here, 24 in the profile, so that 4 images make 2 jobs
+that run side by side on the 2-CPU node) and the first status check (the
+plugin's 40 s is meant for a busy cluster, not a test). It also keeps the
+plugin's Slurm logs of successful jobs, which the test reads.
+
+Wall time: every member of a group job starts Snakemake again (5-20 s here,
+depending on load), so the test uses few images.
+"""
+
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from slurm_cluster import SBIN_PATH
+
+from caffe_workflow.sample_data import generate
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "workflow" / "profiles" / "slurm"
+PER_JOB = 2  # images per Slurm job (group-components)
+FIRST, ADDED = 4, 2  # images of the first run, images added for the rerun
+SLURM_DATASET = "caffe-slurm-test"
+LOCAL_DATASET = "caffe-slurm-test-local"
+TIMEOUT = 900  # s per Snakemake run; generous, the test machine is shared
+
+
+def snakemake_cmd(workdir: Path, data_dir: Path, dataset: str, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--config", f"data_dir={data_dir}", f"dataset_name={dataset}",
+        *extra,
+    ]  # fmt: skip
+
+
+def slurm_cmd(workdir: Path, data_dir: Path) -> list[str]:
+    return snakemake_cmd(
+        workdir, data_dir, SLURM_DATASET,
+        "--workflow-profile", str(PROFILE),
+        "--group-components", f"per_image={PER_JOB}",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-keep-successful-logs",
+    )  # fmt: skip
+
+
+def run(cmd: list[str], env: dict) -> str:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    return log
+
+
+def slurm_env(cluster, fiftyone_env: dict) -> dict:
+    """The test's FiftyOne isolation + the private cluster's SLURM_CONF."""
+    env = {k: v for k, v in fiftyone_env.items() if not k.startswith("SLURM_")}
+    env["SLURM_CONF"] = cluster.env["SLURM_CONF"]
+    env["PATH"] = env["PATH"] + os.pathsep + SBIN_PATH
+    return env
+
+
+def slurm_jobs(cluster, since: set[int]) -> dict[int, list[str]]:
+    """Slurm job id -> the stems its Snakemake job step was told to run (from
+    the batch script Slurm stored), for the jobs submitted after `since`."""
+    jobs = {}
+    for job_id in set(cluster.submitted_job_ids()) - since:
+        script = cluster._run(["scontrol", "write", "batch_script", str(job_id), "-"],
+                              check=True).stdout  # fmt: skip
+        (line,) = [x for x in script.splitlines() if " -m snakemake " in x]
+        argv = shlex.split(line)
+        targets = argv[argv.index("--target-jobs") + 1 :]
+        targets = targets[: next(i for i, t in enumerate(targets) if t.startswith("--"))]
+        # Only per-image jobs go to Slurm: merge, plots and ingest are local.
+        assert all(t.startswith("process_image:") for t in targets), script
+        jobs[job_id] = sorted(re.search(r"stem=([^,]+)", t).group(1) for t in targets)
+    return jobs
+
+
+def check_ran_in_slurm(cluster, jobs: dict[int, list[str]], workdir: Path) -> None:
+    logs = workdir / ".snakemake" / "slurm_logs"
+    for job_id, stems in jobs.items():
+        job = cluster.show_job(job_id)
+        assert job["JobState"] == "COMPLETED", job
+        # A group asks for what fits a node: 1 CPU (the profile's `cores`) and
+        # one member's memory, not PER_JOB times that.
+        assert job["NumCPUs"] == "1", job
+        assert int(job["MinMemoryNode"].rstrip("M")) <= cluster.mem_mb, job
+        # The plugin's log of the job shows its members' Snakemake runs.
+        (log,) = logs.rglob(f"{job_id}.log")
+        text = log.read_text()
+        for stem in stems:
+            assert f"stem={stem}" in text, text
+        assert text.count("Finished jobid") >= len(stems), text
+
+
+def processed_stamps(workdir: Path) -> dict[str, int]:
+    """mtime of each per-image row: it changes exactly when the image was processed."""
+    return {
+        p.parent.name: p.stat().st_mtime_ns
+        for p in (workdir / "results" / "images").glob("*/*/metadata.parquet")
+    }
+
+
+def _relocate(value, workdir: Path):
+    """`value` without ids, and <work> for the workdir in paths."""
+    if isinstance(value, dict):
+        return {k: _relocate(v, workdir) for k, v in value.items() if k not in ("_id", "id")}
+    if isinstance(value, list):
+        return [_relocate(v, workdir) for v in value]
+    if isinstance(value, str):
+        return value.replace(str(workdir), "<work>")
+    return value
+
+
+def catalog_rows(workdir: Path) -> list[dict]:
+    rows = pq.read_table(workdir / "results" / "catalog.parquet").to_pylist()
+    return _relocate(rows, workdir)
+
+
+def dataset_samples(name: str, workdir: Path) -> list[dict]:
+    import fiftyone as fo
+
+    # catalog_hash hashes the row, whose paths hold the workdir.
+    skip = {"_dataset_id", "created_at", "last_modified_at", "catalog_hash"}
+    samples = fo.load_dataset(name).sort_by("filepath")
+    return [
+        _relocate({k: v for k, v in s.to_dict().items() if k not in skip}, workdir)
+        for s in samples
+    ]
+
+
+def test_workflow_through_slurm_equals_local_run(slurm_cluster, fiftyone_env, tmp_path):
+    import pymongo
+
+    started = time.monotonic()
+    cluster = slurm_cluster
+    env = slurm_env(cluster, fiftyone_env)
+    data_dir = tmp_path / "data_raw"
+    stems = generate(data_dir, count=FIRST, seed=3)
+    local, remote = tmp_path / "local", tmp_path / "slurm"
+
+    # The local reference run, side by side with the Slurm run (which mostly
+    # waits for Slurm): it saves a run's worth of wall time.
+    local_cmd = snakemake_cmd(local, data_dir, LOCAL_DATASET, "--cores", "2")
+    local_run = subprocess.Popen(local_cmd, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)  # fmt: skip
+    try:
+        before = set(cluster.submitted_job_ids())
+        run(slurm_cmd(remote, data_dir), env)
+        local_log = local_run.communicate(timeout=TIMEOUT)[0]
+    except BaseException:
+        os.killpg(local_run.pid, signal.SIGKILL)  # Snakemake and its jobs
+        local_run.wait()
+        raise
+    first_run = time.monotonic() - started
+    assert local_run.returncode == 0, local_log
+
+    # The per-image work ran as Slurm group jobs of PER_JOB images each, every
+    # image in exactly one job.
+    jobs = slurm_jobs(cluster, before)
+    assert len(jobs) == math.ceil(FIRST / PER_JOB) == 2
+    assert sorted(s for job_stems in jobs.values() for s in job_stems) == sorted(stems)
+    check_ran_in_slurm(cluster, jobs, remote)
+    assert set(processed_stamps(remote)) == set(stems)
+
+    # Same catalog and same dataset as the local run.
+    assert len(catalog_rows(remote)) == FIRST
+    assert catalog_rows(remote) == catalog_rows(local)
+    assert dataset_samples(SLURM_DATASET, remote) == dataset_samples(LOCAL_DATASET, local)
+
+    # The ingest wrote into the standalone mongod named by FIFTYONE_DATABASE_URI.
+    client = pymongo.MongoClient(env["FIFTYONE_DATABASE_URI"], serverSelectionTimeoutMS=5000)
+    try:
+        assert "setName" not in client.admin.command("hello")  # not a replica set
+        db = client[env["FIFTYONE_DATABASE_NAME"]]
+        doc = db.datasets.find_one({"name": SLURM_DATASET})
+        assert doc is not None
+        assert db[doc["sample_collection_name"]].count_documents({}) == FIRST
+    finally:
+        client.close()
+
+    # New images: only they go through Slurm, in ceil(ADDED / PER_JOB) jobs.
+    rerun_started = time.monotonic()
+    first = processed_stamps(remote)
+    added = generate(data_dir, count=ADDED, seed=3, first_index=FIRST)
+    before = set(cluster.submitted_job_ids())
+    run(slurm_cmd(remote, data_dir), env)
+    rerun = time.monotonic() - rerun_started
+    jobs = slurm_jobs(cluster, before)
+    assert len(jobs) == math.ceil(ADDED / PER_JOB) == 1
+    assert sorted(s for job_stems in jobs.values() for s in job_stems) == sorted(added)
+    check_ran_in_slurm(cluster, jobs, remote)
+    second = processed_stamps(remote)
+    assert {s for s in second if second[s] != first.get(s)} == set(added)
+    assert sorted(r["stem"] for r in catalog_rows(remote)) == sorted(stems + added)
+
+    import fiftyone as fo
+
+    dataset = fo.load_dataset(SLURM_DATASET)
+    assert sorted(dataset.distinct("stem")) == sorted(stems + added)
+    print(f"\nSlurm test wall time: first run (local + Slurm) {first_run:.0f} s, "
+          f"rerun {rerun:.0f} s, all {time.monotonic() - started:.0f} s")  # fmt: skip
