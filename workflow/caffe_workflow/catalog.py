@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from caffe_workflow.discover import discover
+from caffe_workflow.discover import discover, printable
 
 # The per-image JSON columns and the typed catalog columns they become.
 _JSON_COLUMNS = {
@@ -75,11 +75,18 @@ def write_report(table: pa.Table, path: Path, ignored: list[tuple[Path, str]]) -
         for r in selected:
             for item in r[key]:
                 cells = [r["split"], r["stem"], r["filepath"], item]
-                lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+                lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
     lines += ["## Files ignored in sar_images/", ""]
-    lines += [f"- `{file}`: {why}" for file, why in ignored] or ["None."]
+    lines += [f"- `{_cell(printable(file))}`: {why}" for file, why in ignored] or ["None."]
     _atomic_write(path, "\n".join(lines + [""]).encode())
+
+
+def _cell(text: str) -> str:
+    """Text for one report table cell on one line: | escaped, and control
+    characters (a newline in a file name) written as escapes like \\n."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text.replace("|", "\\|")
 
 
 def prune_stale(images_root: Path, keep: list[Path]) -> list[Path]:

@@ -31,14 +31,30 @@ def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
     }
 
 
+def _is_utf8(name: str) -> bool:
+    """False for names whose bytes are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path) -> str:
+    """The path as text that can always be written, undecodable bytes as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def discover(data_dir: Path) -> Discovery:
     """Every `sar_images/<split>/*.png`; other files are listed as ignored.
 
     Raises DataDirError, with a one-line message, when the tree cannot be used.
     """
     sar_dir = data_dir / "sar_images"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(f"data_dir {data_dir} is not a directory")
     if not data_dir.is_dir():
-        raise DataDirError(f"data_dir {data_dir} does not exist or is not a directory")
+        raise DataDirError(f"data_dir {data_dir} does not exist")
     if not os.access(data_dir, os.R_OK | os.X_OK):
         raise DataDirError(f"data_dir {data_dir} is not readable")
     if not sar_dir.is_dir():
@@ -58,10 +74,17 @@ def discover(data_dir: Path) -> Discovery:
         else:
             for item in sorted(os.scandir(entry.path), key=lambda e: e.name):
                 path = Path(item.path)
-                if item.is_file() and item.name.endswith(".png"):
-                    found.images[(entry.name, path.stem)] = path
-                else:
+                if not (item.is_file() and item.name.endswith(".png")):
                     found.ignored.append((path, "not a .png file"))
+                elif not _is_utf8(item.name):
+                    # Snakemake cannot encode such a path and stops with a traceback.
+                    found.ignored.append((path, "name is not valid UTF-8: rename the file"))
+                elif "{" in item.name or "}" in item.name:
+                    # Snakemake reads {...} in a path as a wildcard: such a name
+                    # cannot be a job's input or output, so it would stop the run.
+                    found.ignored.append((path, "name contains { or }: rename the file"))
+                else:
+                    found.images[(entry.name, path.stem)] = path
     if not found.images:
         raise DataDirError(
             f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)"
