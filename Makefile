@@ -46,8 +46,6 @@ check-mongod: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m caffe_workflow.sample_data $(SAMPLE_DIR) --count 24 --seed 1
 	$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME)
-	@echo "== built: file, rule, status =="
-	@$(BIN)/snakemake --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME) --summary 2>/dev/null | cut -f1,3,5
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)

@@ -24,3 +24,7 @@ rule all:
         "results/validation_report.md",
         "results/ingest_summary.json",
         rules.plot_catalog.output,
+
+
+onsuccess:
+    print_summary()

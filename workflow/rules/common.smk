@@ -87,6 +87,7 @@ def print_summary():
         f"  {counts}\n"
         f"  catalog: {Path('results/catalog.parquet').absolute()}\n"
         f"  report:  {Path('results/validation_report.md').absolute()}\n"
-        f"Open it:  fiftyone app launch {s['dataset']}   (then http://localhost:5151)",
+        f"Open it:  {Path(sys.executable).parent / 'fiftyone'} app launch "
+        f"{s['dataset']}   (then http://localhost:5151)",
         file=sys.stderr,
     )

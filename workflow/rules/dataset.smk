@@ -10,8 +10,8 @@ rule ingest_dataset:
     conda:
         "../../envs/caffe.yaml"
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=1000,  # measured: 341 MB peak at 681 rows (first build)
+        runtime=5,  # measured: 14 s at 681 rows
     params:
         dataset=config["dataset_name"],
     shell:
