@@ -35,7 +35,7 @@ from caffe_workflow.sample_data import generate
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILE = REPO / "workflow" / "profiles" / "slurm"
+PROFILE = REPO / "profiles" / "slurm"
 PER_JOB = 2  # images per Slurm job (group-components)
 FIRST, ADDED = 4, 2  # images of the first run, images added for the rerun
 SLURM_DATASET = "caffe-slurm-test"

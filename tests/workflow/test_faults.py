@@ -5,15 +5,12 @@ the session's private mongod) and compares what a damaged run converges to
 with what a clean run on the same data gives.
 
 What a user types after a crash (asserted below in rerun_after_crash):
-  `snakemake --unlock`, then `snakemake --rerun-incomplete` (each with the
-  options of the killed run). The plain rerun is refused with one of:
-  - "IncompleteFilesException ... rerun your command with the
-    --rerun-incomplete flag": a job had finished writing its output when the
-    kill came, but Snakemake had not recorded it yet (checked first);
-  - "Directory cannot be locked ... can be removed with the --unlock
-    argument": the killed run's lock is still there. It holds no PID, so
-    Snakemake cannot tell a dead run from a live one.
-  Rerunning "incomplete" jobs is always safe here: every output is written
+  `snakemake --unlock`, then the same command again. The plain rerun is
+  refused with "Directory cannot be locked ... can be removed with the
+  --unlock argument": the killed run's lock is still there, and it holds no
+  PID, so Snakemake cannot tell a dead run from a live one. Jobs the kill left
+  incomplete are rerun without asking, because profiles/default sets
+  rerun-incomplete: that is always safe here, since every output is written
   under a temporary name and renamed, so it is either complete or absent.
 
 Replacing or deleting a source image between runs (its derived files and
@@ -78,16 +75,11 @@ def reference(tmp_path_factory, env):
 
 def rerun_after_crash(workdir, data_dir, dataset, env):
     """What the user does after a kill; returns the log of the rerun that
-    finished. The plain rerun is refused with a message that names its fix;
-    Snakemake checks for incomplete outputs before it checks the lock."""
+    finished. The plain rerun is refused with a message that names its fix."""
     refused = run(workdir, data_dir, dataset, env, ok=False).log
-    if "IncompleteFilesException" in refused:
-        # A job's output was complete but not yet recorded by Snakemake.
-        assert "--rerun-incomplete" in refused, refused
-        refused = run(workdir, data_dir, dataset, env, "--rerun-incomplete", ok=False).log
     assert LOCKED in refused and "--unlock" in refused, refused
     run(workdir, data_dir, dataset, env, "--unlock")
-    return run(workdir, data_dir, dataset, env, "--rerun-incomplete").log
+    return run(workdir, data_dir, dataset, env).log
 
 
 def assert_converged(workdir, dataset, expected_catalog, expected_dataset, **ignore):
