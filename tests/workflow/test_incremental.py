@@ -1,7 +1,7 @@
 """Real Snakemake on generated CaFFe data into a real (private) MongoDB.
 
-Build, then add two images, change one, delete one, tag a sample and add a user
-field; rerun and check that only the new or changed images were processed, that
+Build, then add two images, change one, redraw one's front mask, delete one,
+tag a sample and add a user field; rerun and check that only the new or changed images were processed, that
 the dataset equals the data and that the user's work survived; a second rerun
 does nothing.
 """
@@ -61,7 +61,7 @@ def test_build_then_incremental_rerun(tmp_path, fiftyone_env):
     assert set(first) == set(stems)
 
     # The user's own work on the dataset.
-    changed, deleted, tagged = sorted(stems)[:3]
+    changed, deleted, tagged, relabelled = sorted(stems)[:4]
     sample = dataset.one(fo.ViewField("stem") == tagged)
     sample.tags.append("my-tag")
     sample["my_note"] = "checked by hand"
@@ -83,14 +83,18 @@ def test_build_then_incremental_rerun(tmp_path, fiftyone_env):
     ):
         label.unlink()
 
+    # A label redrawn: the front mask of another image loses its front.
+    front = data_dir / "fronts" / images[relabelled].parent.name / f"{relabelled}_front.png"
+    Image.new("L", Image.open(front).size, 0).save(front)
+
     snakemake(workdir, data_dir, fiftyone_env)
     second = processed_stamps(workdir)
     rerun = {stem for stem in second if second[stem] != first.get(stem)}
-    assert rerun == {changed, *added}
+    assert rerun == {changed, relabelled, *added}
     assert deleted not in second  # its derived files went away
 
     summary = json.loads((workdir / "results" / "ingest_summary.json").read_text())
-    assert (summary["added"], summary["updated"], summary["deleted"]) == (2, 1, 1)
+    assert (summary["added"], summary["updated"], summary["deleted"]) == (2, 2, 1)
     assert summary["total"] == 15
 
     dataset.reload()
@@ -99,6 +103,9 @@ def test_build_then_incremental_rerun(tmp_path, fiftyone_env):
     assert len(dataset) == len(set(dataset.values("filepath"))) == 15
     replaced = dataset.one(fo.ViewField("stem") == changed)
     assert replaced.metadata.size_bytes == current[changed].stat().st_size
+    redrawn = dataset.one(fo.ViewField("stem") == relabelled)
+    assert "invalid" in redrawn.tags and redrawn.front is None
+    assert "front mask has no front pixel" in redrawn.problems
     mine = dataset.one(fo.ViewField("stem") == tagged)
     assert "my-tag" in mine.tags and mine["my_note"] == "checked by hand"
 

@@ -1,6 +1,6 @@
 rule process_image:
     input:
-        unpack(image_inputs),
+        image=sar_image,
     output:
         directory("results/images/{split}/{stem}"),
     log:
@@ -20,6 +20,7 @@ rule process_image:
         zones=label_path("zones"),
         front=label_path("front"),
         bbox=label_path("bbox"),
+        labels=label_signature,  # reruns the job when a label changes
         thumbnail_height=config["thumbnail_height"],
         output_version=OUTPUT_VERSION,
     shell:
