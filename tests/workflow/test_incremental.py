@@ -1,37 +1,24 @@
 """Real Snakemake on generated CaFFe data into a real (private) MongoDB.
 
 Build, then add two images, change one, redraw one's front mask, delete one,
-tag a sample and add a user field; rerun and check that only the new or changed images were processed, that
-the dataset equals the data and that the user's work survived; a second rerun
-does nothing.
+tag a sample and add a user field; rerun and check that only the new or
+changed images were processed, that the dataset equals the data and that the
+user's work survived; a second rerun does nothing.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import runner
 from PIL import Image, ImageOps
 
 from caffe_workflow.sample_data import generate
 
-REPO = Path(__file__).resolve().parents[2]
 DATASET = "caffe-incremental-test"
 
 
-def snakemake(workdir: Path, data_dir: Path, env: dict, *extra: str):
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
-        *extra,
-    ]  # fmt: skip
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
+def snakemake(workdir: Path, data_dir: Path, env: dict, *extra: str) -> str:
+    return runner.run(workdir, data_dir, DATASET, env, *extra).log
 
 
 def processed_stamps(workdir: Path) -> dict[str, int]:

@@ -7,34 +7,22 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import runner
 from PIL import Image
 
 from caffe_workflow.plots import OUTPUTS
 from caffe_workflow.sample_data import generate
 
-REPO = Path(__file__).resolve().parents[2]
 DATASET = "caffe-report-test"
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
 
 def snakemake(workdir: Path, data_dir: Path, env: dict, *extra: str) -> str:
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
-        *extra,
-    ]  # fmt: skip
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
+    return runner.run(workdir, data_dir, DATASET, env, *extra).log
 
 
 def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
