@@ -1,0 +1,163 @@
+"""The benchmark harness end to end on a tiny generated dataset.
+
+Runs `python -m caffe_workflow.benchmark` for real (baseline, Snakemake builds
+and reruns into private mongods, decode floor, a small scaling run) and checks
+that the table has every row and that the figures are plausible. Timings are
+never asserted: on a shared 2-core machine they mean nothing at this size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+N = 6
+
+PHASES = ["decode_floor", "baseline", "build", "noop", "add_one", "replace_one",
+          "scale_12_build", "scale_12_add_one"]
+
+
+@pytest.mark.slow
+def test_benchmark_on_tiny_data(tmp_path):
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "caffe_workflow.benchmark",
+        "--images", str(N), "--size", "small", "--seed", "3",
+        "--scaling", "--scaling-sizes", f"{N},12",
+        "--data-cache", str(tmp_path / "cache"), "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    result = json.loads((out / "results.json").read_text())
+    phases = result["phases"]
+    assert list(phases) == PHASES
+    for name, p in phases.items():
+        assert p["ok"] and p["error"] is None, (name, p["error"])
+        assert p["wall_s"] > 0 and p["cpu_s"] > 0, name
+        # Wall time is not below CPU time spread over 2 cores (with slack for
+        # rounding), so the CPU figure is the tree's and not something else.
+        assert p["cpu_s"] <= 2 * p["wall_s"] + 1, name
+        # Every phase runs Python: more than 5 MB, far less than the machine.
+        assert 5e6 < p["peak_rss"] < 8e9, name
+        assert p["load_before"] is not None and p["load_after"] is not None
+
+    # The decode floor decoded 3 PNGs per image.
+    assert phases["decode_floor"]["extra"]["files"] == 3 * N
+    # Builds: one sample document per image, sizes measured in MongoDB.
+    assert phases["baseline"]["docs_count"] == N
+    assert phases["build"]["docs_count"] == N
+    assert phases["scale_12_build"]["docs_count"] == 12
+    for name in ("baseline", "build", "scale_12_build"):
+        assert phases[name]["docs_bytes"] > 100 * phases[name]["docs_count"], name
+        assert phases[name]["mongod_cpu_s"] >= 0
+    assert set(phases["baseline"]["extra"]) >= {"add_samples_s", "masks_s", "thumbnails_s"}
+    # The reruns did exactly what they should.
+    assert phases["build"]["extra"]["process_image_jobs"] == N
+    assert phases["noop"]["extra"]["process_image_jobs"] == 0
+    assert phases["add_one"]["extra"]["process_image_jobs"] == 1
+    assert phases["add_one"]["extra"]["ingest"]["added"] == 1
+    assert phases["replace_one"]["extra"]["process_image_jobs"] == 1
+    assert phases["replace_one"]["extra"]["ingest"]["updated"] == 1
+    assert phases["scale_12_add_one"]["extra"]["ingest"]["total"] == 13
+
+    # Ratios to the baseline and the floor for every workflow phase.
+    ratios = result["ratios"]
+    for name in ("build", "noop", "add_one", "replace_one"):
+        for key in ("wall_s/baseline", "cpu_s/baseline", "peak_rss/baseline", "wall_s/floor"):
+            assert ratios[name][key] > 0, (name, key)
+    assert ratios["build"]["docs_bytes/baseline"] > 0
+
+    # Every target has a measured ratio and a verdict.
+    targets = result["targets"]
+    assert len(targets) == 6
+    for t in targets:
+        assert t["result"] in ("pass", "miss"), t
+        assert t["ratio"] == pytest.approx(t["value"] / t["reference_value"])
+    # Scaling: the +1 rerun at the largest size against the main run's.
+    assert targets[-1]["phase"] == "scale_12_add_one"
+    assert targets[-1]["reference_value"] == phases["add_one"]["wall_s"]
+
+    # The Markdown table has a row per phase and the targets.
+    md = (out / "results.md").read_text()
+    for name in PHASES:
+        assert f"| {name} |" in md
+    assert md.count("| pass |") + md.count("| miss |") == 6
+    # The data cache is left as it was; the work folder is removed.
+    sar = list((tmp_path / "cache").glob("small-seed3/sar_images/*/*.png"))
+    assert len(sar) == 12 + 1  # the largest run's images + the one its rerun adds
+    assert not (out / "work").exists()
+
+
+def _mongods_under(folder: Path) -> list[str]:
+    """Command lines of live mongods whose files are under `folder`."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if proc.info["name"] == "mongod" and str(folder) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def _baselines_under(folder: Path) -> list[str]:
+    """Command lines of live baseline processes working under `folder`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "caffe_workflow.baseline" in cmdline and str(folder) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-m", "caffe_workflow.benchmark",
+        "--images", "2", "--size", "small", "--skip-floor",
+        "--data-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.mark.slow
+def test_a_failing_phase_is_reported_and_the_rest_runs(tmp_path):
+    proc = _bench(tmp_path, "--snakemake-args=--no-such-option")
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 1, stdout + stderr
+    assert "FAILED phases: build" in stderr
+    phases = json.loads((tmp_path / "out" / "results.json").read_text())["phases"]
+    assert phases["baseline"]["ok"]
+    assert not phases["build"]["ok"]
+    assert "exit code" in phases["build"]["error"] and "no-such-option" in phases["build"]["error"]
+    assert "noop" not in phases  # needs the build
+    assert "| build | FAILED" in (tmp_path / "out" / "results.md").read_text()
+    assert _mongods_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_phase_and_the_mongods(tmp_path):
+    proc = _bench(tmp_path)
+    # Wait until the baseline runs on its mongod.
+    deadline = time.monotonic() + 300
+    while not (_mongods_under(tmp_path) and _baselines_under(tmp_path)):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted" in stderr
+    assert _mongods_under(tmp_path) == []
+    # No phase process is left either.
+    assert _baselines_under(tmp_path) == []
+    assert (tmp_path / "out" / "results.json").exists()

@@ -1,0 +1,693 @@
+"""Benchmark: the workflow against the article's approach (issue 5).
+
+    python -m caffe_workflow.benchmark [--images 681] [--scaling] ...
+
+In one invocation, on the same generated CaFFe-like data, each build in a
+fresh private mongod and a fresh results folder:
+
+    decode_floor   decode every PNG (SAR, zones, fronts) once, 2 processes
+    baseline       the article's approach (caffe_workflow.baseline)
+    build          snakemake --cores 2, full build
+    noop           the same again: nothing to do
+    add_one        after adding one image
+    replace_one    after replacing one SAR image by different pixels
+    scale_<n>_build / scale_<n>_add_one   (with --scaling) at other sizes
+
+Each phase is one subprocess: wall time, CPU time of the process tree (user +
+sys of the reaped children, from getrusage), the peak RSS of the largest
+single process in the tree (polled every 50 ms; mongod not included, it has its
+own columns) and, after builds, the size of the FiftyOne sample documents
+(collStats `size` of the dataset's sample collection). Results go to
+`<out>/results.md` and `<out>/results.json` and are printed.
+
+Data: a cache of generated images (default `bench/data/`, or $CAFFE_BENCH_DATA
+or --data-cache) that the benchmark never modifies; every run links the images
+it needs into a fresh folder under `<out>/work/` and modifies only that folder.
+
+Timings drift with the machine's load; the 1-minute load average is recorded
+before and after every phase. Only the stdlib is imported at the top: the
+decode-floor worker re-enters this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DATASET = "caffe-bench"
+POLL_S = 0.05
+
+# (figure, phase, metric, reference, max ratio): ratios from the same run.
+TARGETS = [
+    ("full build wall time", "build", "wall_s", "baseline", 0.4),
+    ("rerun after adding one image", "add_one", "wall_s", "baseline", 0.06),
+    ("no-op rerun", "noop", "wall_s", "baseline", 0.03),
+    ("peak memory of any process", "*workflow", "peak_rss", "baseline", 1 / 8),
+    ("FiftyOne sample documents size", "build", "docs_bytes", "baseline", 1 / 4),
+]
+WORKFLOW_PHASES = ("build", "noop", "add_one", "replace_one")
+
+
+@dataclass
+class Phase:
+    name: str
+    command: str = ""
+    ok: bool = False
+    error: str | None = None
+    wall_s: float | None = None
+    cpu_s: float | None = None  # user + sys of the phase's process tree
+    main_cpu_s: float | None = None  # of its main process alone (e.g. Snakemake)
+    peak_rss: int | None = None  # bytes, largest single process of the tree
+    peak_rss_process: str | None = None
+    mongod_cpu_s: float | None = None
+    mongod_rss: int | None = None  # mongod's RSS at the end of the phase
+    docs_bytes: int | None = None  # collStats size of the sample collection
+    docs_count: int | None = None
+    load_before: float | None = None
+    load_after: float | None = None
+    images: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class PhaseError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+_RUNNING: list[subprocess.Popen] = []  # phase processes, killed on Ctrl-C
+_MONGODS: list = []  # started mongods, stopped at exit whatever happens
+_MAIN_PID = None
+
+
+def _kill_running() -> None:
+    for proc in _RUNNING:
+        if proc.poll() is None:
+            # Own session (start_new_session): signal the whole group.
+            for sig, wait in ((signal.SIGINT, 10), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(proc.pid, sig)
+                    proc.wait(wait)
+                    break
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    continue
+
+
+def _cmdline(proc) -> str:
+    try:
+        args = proc.cmdline()
+        # "python -m caffe_workflow.x" -> "python -m caffe_workflow.x"
+        return " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args[:3]))
+    except Exception:
+        return "?"
+
+
+def run_measured(phase: Phase, cmd: list[str], env: dict, log: Path, mongod=None,
+                 cwd: Path | None = None) -> Phase:
+    """Run `cmd`, filling wall, CPU and peak RSS into `phase`; raise on failure."""
+    import psutil
+
+    phase.command = " ".join(str(c) for c in cmd)
+    phase.load_before = os.getloadavg()[0]
+    mongo_proc = psutil.Process(mongod.pid) if mongod else None
+    mongo_cpu0 = sum(mongo_proc.cpu_times()[:2]) if mongo_proc else 0.0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        _RUNNING.append(proc)
+        peak, peak_name, main_cpu = 0, None, None
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                main_cpu = sum(root.cpu_times()[:2])  # last value before exit
+                tree = [root] + root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                tree = []
+            for p in tree:
+                try:
+                    rss = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                if rss > peak:
+                    peak, peak_name = rss, _cmdline(p)
+            time.sleep(POLL_S)
+        wall = time.perf_counter() - t0
+        _RUNNING.remove(proc)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    phase.wall_s = wall
+    phase.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    phase.peak_rss, phase.peak_rss_process = peak, peak_name
+    phase.main_cpu_s = main_cpu
+    if mongo_proc:
+        phase.mongod_cpu_s = sum(mongo_proc.cpu_times()[:2]) - mongo_cpu0
+        phase.mongod_rss = mongo_proc.memory_info().rss
+    phase.load_after = os.getloadavg()[0]
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-25:]
+        raise PhaseError(f"exit code {proc.returncode}; log {log}:\n" + "\n".join(tail))
+    return phase
+
+
+def start_db(dbpath: Path):
+    from caffe_workflow.mongo import start_mongod
+
+    shutil.rmtree(dbpath, ignore_errors=True)
+    mongod = start_mongod(dbpath)
+    _MONGODS.append(mongod)
+    return mongod
+
+
+def stop_db(mongod) -> None:
+    mongod.stop()
+    if mongod in _MONGODS:
+        _MONGODS.remove(mongod)
+
+
+def child_env(mongod, tmpdir: Path, code: Path = REPO) -> dict:
+    """Environment for a phase: FiftyOne isolated on `mongod`, the venv's
+    interpreter first on PATH (rules call `python -m ...`), the package importable."""
+    from caffe_workflow.mongo import isolated_fiftyone_env
+
+    env = dict(os.environ)
+    if mongod is not None:
+        env.update(isolated_fiftyone_env(mongod.uri, tmpdir))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code / "workflow"),
+                                                      env.get("PYTHONPATH")]))
+    return env
+
+
+def snapshot_code(dest: Path) -> dict:
+    """Copy the workflow (Snakefile, rules, package, config, envs) to `dest`.
+
+    Others may edit the tree while the benchmark runs; every phase runs this
+    copy (PYTHONPATH puts its package before the editable install), so all
+    phases of one invocation measure the same code. Returns the git state.
+    """
+    shutil.rmtree(dest, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    dest.mkdir(parents=True)
+    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    for name in ("workflow", "config", "envs"):
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, dest / name, ignore=ignore)
+    git = {}
+    for key, cmd in (("commit", ["git", "rev-parse", "HEAD"]),
+                     ("dirty", ["git", "status", "--porcelain", "--", "Snakefile",
+                                "workflow", "config"])):
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        git[key] = done.stdout.rstrip() if done.returncode == 0 else None
+    git["dirty"] = sorted(line[3:] for line in (git["dirty"] or "").splitlines() if line)
+    return git
+
+
+def sample_docs(mongod, env: dict, dataset: str) -> tuple[int, int]:
+    """(bytes, count) of the dataset's sample collection (collStats size)."""
+    import pymongo
+
+    client = pymongo.MongoClient(mongod.uri, serverSelectionTimeoutMS=10000)
+    try:
+        db = client[env["FIFTYONE_DATABASE_NAME"]]
+        doc = db.datasets.find_one({"name": dataset})
+        if doc is None:
+            raise PhaseError(f"dataset {dataset!r} not found in the database")
+        stats = db.command("collStats", doc["sample_collection_name"])
+        return int(stats["size"]), int(stats["count"])
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- data
+
+
+def all_files(data_dir: Path, spec) -> list[Path]:
+    from caffe_workflow.sample_data import paths
+
+    return list(paths(data_dir, spec).values())
+
+
+def ensure_cache(cache: Path, count: int, seed: int, size: str) -> dict:
+    """Images 0 .. count-1 in the cache (generated once, then kept)."""
+    from caffe_workflow.sample_data import generate
+
+    t0 = time.perf_counter()
+    stats: dict = {}
+    generate(cache, count, seed=seed, size=size, stats=stats)
+    return {"cache": str(cache), "generated": stats["written"],
+            "cached": stats["skipped"], "bytes": stats["bytes"],
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def link_images(cache: Path, dest: Path, indices, seed: int) -> list[str]:
+    """Hard-link images `indices` from the cache into `dest` (copy if links fail)."""
+    from caffe_workflow.sample_data import image_spec
+
+    stems = []
+    for i in indices:
+        spec = image_spec(seed, i)
+        for src, dst in zip(all_files(cache, spec), all_files(dest, spec)):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                dst.unlink()
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+        stems.append(spec.stem)
+    return stems
+
+
+def warm_page_cache(data_dir: Path) -> None:
+    """Read every file once so that no phase pays for the first disk read."""
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                while f.read(1 << 22):
+                    pass
+
+
+def replace_pixels(png: Path) -> None:
+    """Write different pixels into `png` (new inode: the cache keeps its copy)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(png) as image:
+        changed = ImageOps.invert(image.convert("L"))
+    tmp = png.with_name(f".{png.name}.tmp")
+    changed.save(tmp, format="PNG")
+    os.replace(tmp, png)
+
+
+# ---------------------------------------------------------------- decode floor
+
+
+def _decode(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image.width * image.height
+
+
+def decode_floor(data_dir: Path, processes: int) -> int:
+    """Decode every PNG under data_dir once with `processes` workers; pixel count."""
+    import multiprocessing
+
+    files = sorted(str(p) for p in data_dir.rglob("*.png"))
+    files.sort(key=lambda p: -os.path.getsize(p))  # largest first: even finish
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pixels = sum(pool.imap_unordered(_decode, files, chunksize=1))
+    print(json.dumps({"files": len(files), "pixels": pixels}))
+    return pixels
+
+
+# ---------------------------------------------------------------- phases
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out).absolute()
+        self.work = self.out / "work"
+        self.logs = self.out / "logs"
+        self.phases: dict[str, Phase] = {}
+        self.code = REPO  # replaced by a snapshot in run_all
+        self.git: dict = {}
+
+    def phase(self, name: str, fn, *fargs) -> Phase | None:
+        """Run one phase; a failure is recorded and printed, not raised."""
+        phase = Phase(name)
+        self.phases[name] = phase
+        print(f"== {name} ...", flush=True)
+        try:
+            fn(phase, *fargs)
+            phase.ok = True
+            print(f"   {name}: {phase.wall_s:.1f} s wall, {phase.cpu_s:.1f} s CPU, "
+                  f"peak {_mb(phase.peak_rss)} MB ({phase.peak_rss_process}), "
+                  f"load {phase.load_before:.1f}->{phase.load_after:.1f}", flush=True)
+        except Exception as err:  # reported; the phases that do not depend on it go on
+            phase.error = f"{type(err).__name__}: {err}"
+            print(f"   {name} FAILED: {phase.error}", file=sys.stderr, flush=True)
+        return phase
+
+    # --- decode floor
+    def run_floor(self, phase: Phase, data_dir: Path) -> None:
+        cmd = [sys.executable, "-m", "caffe_workflow.benchmark",
+               "--decode-floor-of", str(data_dir), "--cores", str(self.args.cores)]
+        run_measured(phase, cmd, child_env(None, self.work, self.code),
+                     self.logs / "decode_floor.log")
+        phase.extra = json.loads((self.logs / "decode_floor.log").read_text().splitlines()[-1])
+
+    # --- baseline
+    def run_baseline(self, phase: Phase, data_dir: Path, n: int) -> None:
+        root = self.work / "baseline"
+        shutil.rmtree(root, ignore_errors=True)
+        mongod = start_db(root / "db")
+        try:
+            env = child_env(mongod, root / "fiftyone", self.code)
+            timings = root / "timings.json"
+            cmd = [sys.executable, "-m", "caffe_workflow.baseline",
+                   "--data-dir", str(data_dir), "--dataset", DATASET,
+                   "--thumbnails-dir", str(root / "thumbnails"), "--timings", str(timings)]
+            run_measured(phase, cmd, env, self.logs / "baseline.log", mongod)
+            phase.extra = json.loads(timings.read_text())
+            phase.docs_bytes, phase.docs_count = sample_docs(mongod, env, DATASET)
+            phase.images = n
+            if phase.docs_count != n:
+                raise PhaseError(f"baseline made {phase.docs_count} samples, not {n}")
+        finally:
+            stop_db(mongod)
+
+    # --- workflow
+    def snakemake_cmd(self, workdir: Path, data_dir: Path) -> list[str]:
+        return [sys.executable, "-m", "snakemake", "--snakefile", str(self.code / "Snakefile"),
+                "--directory", str(workdir), "--cores", str(self.args.cores),
+                "--scheduler", self.args.scheduler,
+                "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
+                *self.args.snakemake_args]
+
+    def run_workflow(self, phase: Phase, ctx: dict, expect: dict | None,
+                     n: int, before=None) -> None:
+        """One Snakemake run in ctx's workdir; `expect` checks the ingest summary
+        (None: nothing may run)."""
+        if before:
+            before()
+        summary = ctx["workdir"] / "results" / "ingest_summary.json"
+        old = summary.stat().st_mtime_ns if summary.exists() else None
+        log = self.logs / f"{phase.name}.log"
+        run_measured(phase, self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
+                     ctx["env"], log, ctx["mongod"])
+        phase.images = n
+        text = log.read_text(errors="replace")
+        jobs = text.count("rule process_image:")  # also matches "localrule ..." 
+        phase.extra["process_image_jobs"] = jobs
+        if expect is None:
+            if "Nothing to be done" not in text:
+                raise PhaseError(f"no-op rerun did work; log {log}")
+        else:
+            if not summary.exists() or summary.stat().st_mtime_ns == old:
+                raise PhaseError(f"ingest did not run; log {log}")
+            got = json.loads(summary.read_text())
+            phase.extra["ingest"] = {k: got.get(k) for k in
+                                     ("added", "updated", "deleted", "unchanged", "total")}
+            wrong = {k: (got.get(k), v) for k, v in expect.items() if got.get(k) != v}
+            if wrong:
+                raise PhaseError(f"ingest summary {got} differs from expected {expect}")
+        if phase.name.endswith("build"):
+            phase.docs_bytes, phase.docs_count = sample_docs(ctx["mongod"], ctx["env"],
+                                                             DATASET)
+
+    def workflow_context(self, label: str, data_dir: Path) -> dict:
+        root = self.work / label
+        shutil.rmtree(root / "work", ignore_errors=True)
+        mongod = start_db(root / "db")
+        return {"workdir": root / "work", "data_dir": data_dir, "mongod": mongod,
+                "env": child_env(mongod, root / "fiftyone", self.code)}
+
+    def run_all(self) -> None:
+        a = self.args
+        n, seed = a.images, a.seed
+        self.code = self.work / "code"
+        self.git = snapshot_code(self.code)
+        sizes = sorted(set(a.scaling_sizes)) if a.scaling else []
+        cache = Path(a.data_cache).absolute() / f"{a.size}-seed{seed}"
+        need = max([n, *sizes]) + 1  # + the image each "+1" rerun adds
+        print(f"== data: {need} images ({a.size}) in {cache} ...", flush=True)
+        self.data = ensure_cache(cache, need, seed, a.size)
+        print(f"   {self.data}", flush=True)
+
+        data_dir = self.work / f"data-{n}" / "data_raw"
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+        stems = link_images(cache, data_dir, range(n), seed)
+        warm_page_cache(data_dir)
+
+        if not a.skip_floor:
+            self.phase("decode_floor", self.run_floor, data_dir)
+        if not a.skip_baseline:
+            self.phase("baseline", self.run_baseline, data_dir, n)
+
+        ctx = self.workflow_context("workflow", data_dir)
+        try:
+            self.workflow_sequence(ctx, cache, n, stems, "")
+        finally:
+            stop_db(ctx["mongod"])
+
+        for size in sizes:
+            if size == n and self.phases.get("build", Phase("")).ok:
+                continue  # the main run is this size: same invocation, same data
+            sdata = self.work / f"data-{size}" / "data_raw"
+            shutil.rmtree(sdata.parent, ignore_errors=True)
+            sstems = link_images(cache, sdata, range(size), seed)
+            warm_page_cache(sdata)
+            sctx = self.workflow_context(f"scale-{size}", sdata)
+            try:
+                self.workflow_sequence(sctx, cache, size, sstems, f"scale_{size}_",
+                                       rerun_only=True)
+            finally:
+                stop_db(sctx["mongod"])
+                shutil.rmtree(sdata.parent, ignore_errors=True)
+
+    def workflow_sequence(self, ctx, cache, n, stems, prefix, rerun_only=False):
+        seed = self.args.seed
+        build = self.phase(prefix + "build", self.run_workflow, ctx, {"added": n, "total": n}, n)
+        if not build.ok:
+            return
+        if not rerun_only:
+            noop = self.phase("noop", self.run_workflow, ctx, None, n)
+            if not noop.ok:
+                return
+        add = self.phase(prefix + "add_one", self.run_workflow, ctx,
+                         {"added": 1, "updated": 0, "deleted": 0, "total": n + 1}, n + 1,
+                         lambda: link_images(cache, ctx["data_dir"], [n], seed))
+        if rerun_only or not add.ok:
+            return
+        target = sorted(ctx["data_dir"].glob("sar_images/*/*.png"))[0]
+        self.phase("replace_one", self.run_workflow, ctx,
+                   {"added": 0, "updated": 1, "deleted": 0, "total": n + 1}, n + 1,
+                   lambda: replace_pixels(target))
+        self.phases["replace_one"].extra["replaced"] = target.name
+
+    # ---------------------------------------------------------------- report
+
+    def figures(self) -> dict:
+        """Ratios and target verdicts from the phases that succeeded."""
+        ph = {k: v for k, v in self.phases.items() if v.ok}
+        base, floor = ph.get("baseline"), ph.get("decode_floor")
+        ratios = {}
+        for name, p in ph.items():
+            r = {}
+            if base and name != "baseline":
+                for m in ("wall_s", "cpu_s", "peak_rss", "docs_bytes"):
+                    if getattr(p, m) and getattr(base, m):
+                        r[f"{m}/baseline"] = getattr(p, m) / getattr(base, m)
+            if floor and name != "decode_floor":
+                for m in ("wall_s", "cpu_s"):
+                    if getattr(p, m) and getattr(floor, m):
+                        r[f"{m}/floor"] = getattr(p, m) / getattr(floor, m)
+            ratios[name] = r
+        targets = []
+        for figure, pname, metric, ref, limit in TARGETS:
+            value, refv = None, getattr(base, metric) if base else None
+            if pname == "*workflow":
+                got = [ph[k] for k in WORKFLOW_PHASES if k in ph]
+                if got:
+                    worst = max(got, key=lambda p: p.peak_rss or 0)
+                    value, pname = worst.peak_rss, worst.name
+            elif pname in ph:
+                value = getattr(ph[pname], metric)
+            targets.append(_verdict(figure, pname, metric, value, refv, limit, ref))
+        sizes = sorted(set(self.args.scaling_sizes)) if self.args.scaling else []
+        if sizes:
+            def key(size):
+                return "add_one" if size == self.args.images else f"scale_{size}_add_one"
+
+            big = max(sizes)
+            mid = self.args.images if self.args.images in sizes else sizes[len(sizes) // 2]
+            value, refv = (ph[key(s)].wall_s if key(s) in ph else None for s in (big, mid))
+            targets.append(_verdict(f"+1-image rerun at {big} images", key(big), "wall_s",
+                                    value, refv, 2.0, f"+1 rerun at {mid}"))
+        return {"ratios": ratios, "targets": targets}
+
+    def report(self) -> str:
+        figs = self.figures()
+        a = self.args
+        lines = [
+            "# CaFFe workflow benchmark",
+            "",
+            f"Command: `{' '.join(['python -m caffe_workflow.benchmark'] + sys.argv[1:])}`  ",
+            f"Images: {a.images} ({a.size} size, seed {a.seed}); Snakemake "
+            f"`--cores {a.cores} --scheduler {a.scheduler}`; {os.cpu_count()} CPUs; "
+            f"host {platform.node()}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
+            f"Code: commit {str(self.git.get('commit'))[:10]}"
+            + (f", uncommitted changes in {', '.join(self.git['dirty'])}" if self.git.get("dirty")
+               else "") + " (a snapshot taken at the start runs every phase).  ",
+            f"Load average (1 min) at the start: {self.load_start:.1f}; per phase below.",
+            "",
+            "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) | mongod CPU s |"
+            " sample docs MB | wall / baseline | wall / floor | CPU / baseline |"
+            " RSS / baseline | docs / baseline | load before→after |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, p in self.phases.items():
+            r = figs["ratios"].get(name, {})
+            if not p.ok:
+                lines.append(f"| {name} | FAILED: {_cell(p.error)} |" + " |" * 12)
+                continue
+            lines.append("| " + " | ".join([
+                name, str(p.images or ""), f"{p.wall_s:.1f}", f"{p.cpu_s:.1f}",
+                "" if p.main_cpu_s is None else f"{p.main_cpu_s:.1f}",
+                f"{_mb(p.peak_rss)} ({_cell(p.peak_rss_process)})",
+                "" if p.mongod_cpu_s is None else f"{p.mongod_cpu_s:.1f}",
+                "" if p.docs_bytes is None else f"{p.docs_bytes / 1e6:.2f}",
+                _ratio(r.get("wall_s/baseline")), _ratio(r.get("wall_s/floor")),
+                _ratio(r.get("cpu_s/baseline")), _ratio(r.get("peak_rss/baseline")),
+                _ratio(r.get("docs_bytes/baseline")),
+                f"{p.load_before:.1f}→{p.load_after:.1f}",
+            ]) + " |")
+        lines += ["", "## Targets", "",
+                  "| figure | target | measured | result |", "|---|---|---|---|"]
+        for t in figs["targets"]:
+            lines.append(f"| {t['figure']} | ≤ {t['limit']:.3g} × {t['reference']} | "
+                         f"{_ratio(t['ratio'])} ({t['detail']}) | {t['result']} |")
+        base = self.phases.get("baseline")
+        if base and base.ok:
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in base.extra.items()
+                              if k.endswith("_s"))
+            lines += ["", f"Baseline steps (s): {steps}."]
+        lines += ["", f"Data: {getattr(self, 'data', None)}.", ""]
+        return "\n".join(lines)
+
+    def write(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        md = self.report()
+        result = {
+            "args": vars(self.args),
+            "host": platform.node(), "cpus": os.cpu_count(),
+            "load_start": self.load_start, "git": self.git, "data": getattr(self, "data", None),
+            "phases": {k: asdict(v) for k, v in self.phases.items()},
+            **self.figures(),
+        }
+        (self.out / "results.md").write_text(md)
+        (self.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+        print("\n" + md)
+        print(f"written: {self.out / 'results.md'}, {self.out / 'results.json'}")
+
+
+def _verdict(figure, phase, metric, value, refv, limit, ref) -> dict:
+    ratio = value / refv if value is not None and refv else None
+    if ratio is None:
+        result = "not measured"
+    else:
+        result = "pass" if ratio <= limit else "miss"
+    unit = (lambda v: f"{v:.1f} s") if metric == "wall_s" else (lambda v: f"{v / 1e6:.1f} MB")
+    detail = (f"{phase}: {unit(value)} vs {unit(refv)}"
+              if ratio is not None else "phase missing or failed")
+    return {"figure": figure, "phase": phase, "metric": metric, "value": value,
+            "reference_value": refv, "reference": ref, "limit": limit,
+            "ratio": ratio, "result": result, "detail": detail}
+
+
+def _mb(n) -> str:
+    return "?" if n is None else f"{n / 1e6:.0f}"
+
+
+def _ratio(r) -> str:
+    return "" if r is None else f"{r:.3f}"
+
+
+def _cell(text) -> str:
+    return str(text).splitlines()[0].replace("|", "/")[:120] if text else ""
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv):
+    env_cache = os.environ.get("CAFFE_BENCH_DATA")
+    ap = argparse.ArgumentParser(prog="python -m caffe_workflow.benchmark",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=int, default=681, help="images in the main run")
+    ap.add_argument("--size", choices=("full", "small"), default="full",
+                    help="image sizes: real CaFFe sizes (full) or tiny (small)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-cache", default=env_cache or str(REPO / "bench" / "data"),
+                    help="generated images, kept between runs ($CAFFE_BENCH_DATA)")
+    ap.add_argument("--out", default=str(REPO / "bench"),
+                    help="results.md, results.json, logs/ and work/ go here")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--scheduler", choices=("greedy", "ilp"), default="greedy",
+                    help="Snakemake scheduler (greedy: ILP costs seconds per "
+                         "scheduling round on a 681-job fan-out and gains nothing "
+                         "with uniform jobs and no resource limits)")
+    ap.add_argument("--snakemake-args", type=str.split, default=[],
+                    help="extra Snakemake arguments, one string (e.g. '--quiet rules')")
+    ap.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=False,
+                    help="also build and +1-rerun at --scaling-sizes")
+    ap.add_argument("--scaling-sizes", type=lambda s: [int(x) for x in s.split(",")],
+                    default=[170, 681, 2724])
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-floor", action="store_true")
+    ap.add_argument("--keep-work", action="store_true",
+                    help="keep <out>/work (data links, databases, results)")
+    ap.add_argument("--decode-floor-of", help=argparse.SUPPRESS)  # worker mode
+    return ap.parse_args(argv)
+
+
+def _raise_interrupt(signum, frame):
+    if os.getpid() != _MAIN_PID:  # a forked worker (data generator): just die
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.decode_floor_of:
+        decode_floor(Path(args.decode_floor_of), args.cores)
+        return 0
+    # SIGTERM (e.g. a CI timeout) cleans up like Ctrl-C.
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    bench = Bench(args)
+    bench.load_start = os.getloadavg()[0]
+    shutil.rmtree(bench.work, ignore_errors=True)
+    shutil.rmtree(bench.logs, ignore_errors=True)
+    interrupted = False
+    try:
+        bench.run_all()
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: stopping the running phase and the databases", file=sys.stderr)
+    except Exception as err:  # outside a phase (data, snapshot): still report
+        bench.phases["setup"] = Phase("setup", error=f"{type(err).__name__}: {err}")
+        print(f"setup FAILED: {err}", file=sys.stderr)
+    finally:
+        _kill_running()
+        for mongod in list(_MONGODS):
+            stop_db(mongod)
+    bench.write()
+    if not args.keep_work:
+        shutil.rmtree(bench.work, ignore_errors=True)
+    failed = [k for k, v in bench.phases.items() if not v.ok]
+    if failed:
+        print(f"FAILED phases: {', '.join(failed)} (see {bench.logs})", file=sys.stderr)
+    return 130 if interrupted else (1 if failed else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
