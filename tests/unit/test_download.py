@@ -32,6 +32,7 @@ except ImportError:  # the package is not pip-installed (-e) in this venv yet
     sys.path.insert(0, str(WORKFLOW_DIR))
 
 from caffe_workflow import sample_data  # noqa: E402
+from zip_server import ZipServer, zip_tree  # noqa: E402
 from caffe_workflow.download import (  # noqa: E402
     MIRROR_URL,
     PANGAEA_URL,
@@ -66,21 +67,6 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
-def zip_tree(
-    tree: Path, prefix: str = "data_raw/", compression=zipfile.ZIP_DEFLATED, extra=()
-) -> bytes:
-    """The tree as a zip under `prefix`, with directory entries like a real zip."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as zf:
-        if prefix:
-            zf.write(tree, prefix)
-        for path in sorted(tree.rglob("*")):
-            zf.write(path, prefix + path.relative_to(tree).as_posix())
-        for name, data in extra:
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def payload(tree) -> bytes:
     return zip_tree(tree)
@@ -100,86 +86,6 @@ def leftovers(parent: Path) -> list[str]:
         if parent.exists()
         else []
     )
-
-
-class ZipServer:
-    """Serves one payload at /data_raw.zip, with Range support.
-
-    mode "drop": a request from byte 0 gets half the body, then the connection
-    is closed; "stall": the same, but the connection hangs until `release`;
-    /mirror/data_raw.zip redirects to /data_raw.zip;
-    "ignore_range": always 200 with the whole file. `errors`: status codes to
-    answer first, one per request. `ranges`: the Range header of each request.
-    """
-
-    def __init__(self, payload: bytes, mode: str = "normal"):
-        self.payload, self.mode = payload, mode
-        self.ranges: list[str | None] = []
-        self.errors: list[int] = []
-        self.release = threading.Event()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                owner.answer(self)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/data_raw.zip"
-        threading.Thread(
-            target=self.httpd.serve_forever, args=(0.05,), daemon=True
-        ).start()
-
-    def answer(self, h: BaseHTTPRequestHandler) -> None:
-        rng = h.headers.get("Range")
-        self.ranges.append(rng)
-        if h.path == "/mirror/data_raw.zip":  # like the Hugging Face CDN redirect
-            h.send_response(302)
-            h.send_header("Location", "/data_raw.zip")
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        if h.path != "/data_raw.zip":
-            h.send_error(404)
-            return
-        if self.errors:
-            h.send_error(self.errors.pop(0))
-            return
-        data, start = self.payload, 0
-        if rng and self.mode != "ignore_range":
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1])
-            if start >= len(data):
-                h.send_response(416)
-                h.send_header("Content-Range", f"bytes */{len(data)}")
-                h.send_header("Content-Length", "0")
-                h.end_headers()
-                return
-            h.send_response(206)
-            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            h.send_response(200)
-        body = data[start:]
-        h.send_header("Content-Type", "application/zip")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if self.mode in ("drop", "stall") and start == 0:
-            h.wfile.write(body[: len(body) // 2])
-            h.wfile.flush()
-            if self.mode == "stall":
-                self.release.wait(30)
-            h.close_connection = True
-            return
-        h.wfile.write(body)
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
