@@ -12,15 +12,12 @@ import hashlib
 import io
 import json
 import os
-import re
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest

@@ -20,8 +20,6 @@ sample rebuilt or removed) is covered by test_incremental.py.
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from caffe_workflow.atomic import write_atomically
 from caffe_workflow.discover import discover, printable
 
 # The per-image JSON columns and the typed catalog columns they become.
@@ -81,7 +81,8 @@ def write_report(table: pa.Table, path: Path, ignored: list[tuple[Path, str]]) -
         lines.append("")
     lines += ["## Files ignored in sar_images/", ""]
     lines += [f"- `{_cell(printable(file))}`: {why}" for file, why in ignored] or ["None."]
-    _atomic_write(path, "\n".join(lines + [""]).encode())
+    report = "\n".join(lines + [""]).encode()
+    write_atomically(path, lambda f: f.write(report))
 
 
 def _cell(text: str) -> str:
@@ -102,13 +103,6 @@ def prune_stale(images_root: Path, keep: list[Path]) -> list[Path]:
     return removed
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, required=True)
@@ -119,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     table = merge(args.image_dirs)
-    args.catalog.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.catalog.with_name(f".{args.catalog.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, args.catalog)
+    write_atomically(args.catalog, lambda f: pq.write_table(table, f))
     write_report(table, args.report, discover(args.data_dir).ignored)
     for folder in prune_stale(args.images_root, args.image_dirs):
         print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)

@@ -40,6 +40,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from caffe_workflow.atomic import write_atomically
+
 PANGAEA_URL = "https://download.pangaea.de/dataset/940950/files/data_raw.zip"
 MIRROR_URL = "https://huggingface.co/datasets/torchgeo/caffe"
 DEFAULT_ZIP = "resources/data_raw.zip"
@@ -115,9 +117,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode()))
 
 
 def _human(n: float) -> str:

@@ -28,7 +28,8 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
+
+from caffe_workflow.atomic import write_atomically
 
 log = logging.getLogger("caffe_workflow.ingest")
 
@@ -628,11 +629,8 @@ def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
 
 
 def write_summary(summary: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(summary, indent=2) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode()))
 
 
 def main(argv: list[str] | None = None) -> int:

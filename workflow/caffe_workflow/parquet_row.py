@@ -11,9 +11,10 @@ the catalog merge (and in the tests, which check the round trip).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import struct
 from pathlib import Path
+
+from caffe_workflow.atomic import write_atomically
 
 # Parquet physical types and the converted types we need (parquet.thrift).
 _BOOLEAN, _INT32, _INT64, _DOUBLE, _BYTE_ARRAY = 0, 1, 2, 5, 6
@@ -197,6 +198,4 @@ def write_table(path: Path, columns: dict[str, str], rows: list[dict]) -> None:
     )
     out += footer + struct.pack("<i", len(footer)) + b"PAR1"
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(out)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: f.write(out))

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from caffe_workflow.atomic import write_atomically
+
 # Zone mask values (CAFFE.md).
 NO_DATA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
 FRONT = 255
@@ -401,20 +403,6 @@ def render(spec: ImageSpec, seed: int, size: str):
 # ---------------------------------------------------------------- files
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write via a temporary name in the same folder, then rename, so an
-    interrupted run never leaves a partial file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _png_writer(array, **options):
     return lambda f: Image.fromarray(array).save(f, format="PNG", **options)
 
@@ -439,7 +427,7 @@ def _generate_one(args) -> tuple[str, int, bool]:
         }
         for key in ("bbox", "zones", "front", "sar"):  # SAR last
             if key in todo:
-                _write_atomic(p[key], writers[key])
+                write_atomically(p[key], writers[key])
     return spec.stem, sum(q.stat().st_size for q in p.values()), bool(todo)
 
 

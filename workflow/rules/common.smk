@@ -52,7 +52,7 @@ def image_dirs(wildcards):
 
 
 def sar_image(wildcards):
-    return str(DATA_DIR / "sar_images" / wildcards.split / f"{wildcards.stem}.png")
+    return str(images()[(wildcards.split, wildcards.stem)])
 
 
 def label_path(name):
