@@ -32,6 +32,7 @@ decode-floor worker re-enters this module.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -206,6 +207,9 @@ def snapshot_code(dest: Path) -> dict:
     for name in ("workflow", "config", "envs"):
         if (REPO / name).exists():
             shutil.copytree(REPO / name, dest / name, ignore=ignore)
+    # As `make setup` does for the source tree: jobs import the copy, and
+    # where PYTHONDONTWRITEBYTECODE is set nothing would cache its bytecode.
+    compileall.compile_dir(dest / "workflow" / "caffe_workflow", quiet=1)
     git = {}
     for key, cmd in (("commit", ["git", "rev-parse", "HEAD"]),
                      ("dirty", ["git", "status", "--porcelain", "--", "Snakefile",

@@ -20,6 +20,11 @@ UV=$BOOT/bin/uv
 VPY=$VENV/bin/python
 # The interpreter is the machine's; never fetch one from the internet.
 export UV_PYTHON_DOWNLOADS=never
+# Install with compiled bytecode (pip's default, not uv's): without .pyc files,
+# and where PYTHONDONTWRITEBYTECODE is set, every process compiles what it
+# imports: `import fiftyone` took 5.6 s instead of 2.3 s, each per-image job
+# 45 ms more.
+export UV_COMPILE_BYTECODE=1
 # uv hard-links from its cache (~/.cache/uv) where it can: 10 s instead of
 # 27 s for a warm re-install here. On another filesystem it copies (and warns).
 
@@ -91,6 +96,8 @@ cmd_setup() {
     install_mongod
     # setuptools comes from the lock, so build without isolation (no download).
     "$UV" pip install --quiet --python "$VPY" --no-deps --no-build-isolation -e .
+    # The project's own package is imported from the source tree (editable).
+    "$VPY" -m compileall -q workflow/caffe_workflow
     check_mongod
 }
 
