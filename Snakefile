@@ -26,5 +26,9 @@ rule all:
         rules.plot_catalog.output,
 
 
+onstart:
+    warn_unless_threads()
+
+
 onsuccess:
     print_summary()

@@ -81,6 +81,17 @@ def label_signature(wildcards):
     return " ".join(signature)
 
 
+def warn_unless_threads():
+    """The per-image `run:` jobs are meant to run in threads (profiles/default)."""
+    if not workflow.use_threads:
+        print(
+            "Warning: without --force-use-threads (set in profiles/default) every "
+            "process_image job starts its own Snakemake process, ~1.7 s each. "
+            "Add --force-use-threads to your own --workflow-profile.",
+            file=sys.stderr,
+        )
+
+
 def print_summary():
     """What a run built and how to open it (called from the Snakefile's onsuccess)."""
     import json

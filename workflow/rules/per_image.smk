@@ -1,15 +1,21 @@
+from caffe_workflow.process_image import process_and_log
+
+
+# A `run:` block, executed in a thread of the Snakemake process itself
+# (force-use-threads in profiles/default; Slurm job steps always use threads):
+# a job then costs no Python start and no imports, which were half of its
+# time as a `python -m` shell command. So it runs in Snakemake's environment
+# (the project's venv), hence no conda: directive.
 rule process_image:
     input:
         image=sar_image,
     output:
-        directory("results/images/{split}/{stem}"),
+        folder=directory("results/images/{split}/{stem}"),
     log:
-        "logs/process_image/{split}/{stem}.log",
-    conda:
-        "../../envs/caffe.yaml"
-    # Measured (2 cores, under load): the job itself peaks at 64 MB RSS and
-    # 0.7 s on the largest full-size image (DBE TSX 7 m, 3330x2950). On Slurm
-    # the request also covers the job's two Snakemake processes (job step and
+        messages="logs/process_image/{split}/{stem}.log",
+    # Measured (2 cores, under load): the work peaks at 64 MB RSS and 0.7 s
+    # on the largest full-size image (DBE TSX 7 m, 3330x2950). On Slurm the
+    # request also covers the job's two Snakemake processes (job step and
     # member): a group job peaked at 441 MB summed RSS with the 681-image
     # DAG. Each member of a group job costs 5-20 s, mostly Snakemake start;
     # a group asks for the sum of its members' runtime (24 x 3 min).
@@ -23,8 +29,14 @@ rule process_image:
         labels=label_signature,  # reruns the job when a label changes
         thumbnail_height=config["thumbnail_height"],
         output_version=OUTPUT_VERSION,
-    shell:
-        "python -m caffe_workflow.process_image --image {input.image:q}"
-        " --zones {params.zones:q} --front {params.front:q} --bbox {params.bbox:q}"
-        " --split {wildcards.split:q} --out-dir {output:q}"
-        " --thumbnail-height {params.thumbnail_height} 2> {log:q}"
+    run:
+        process_and_log(
+            input.image,
+            params.zones,
+            params.front,
+            params.bbox,
+            wildcards.split,
+            output.folder,
+            params.thumbnail_height,
+            log.messages,
+        )
