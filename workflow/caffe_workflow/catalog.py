@@ -31,8 +31,8 @@ _JSON_COLUMNS = {
 }
 
 
-def merge(image_dirs: list[Path]) -> pa.Table:
-    """One catalog row per image folder, sorted by split and stem."""
+def read_rows(image_dirs: list[Path]) -> pa.Table:
+    """The catalog rows of these per-image folders, in the given order."""
     # One ParquetFile read per folder: pyarrow.dataset would do the same in
     # parallel, but importing it costs more (0.8 s) than reading 681 rows.
     table = pa.concat_tables(
@@ -49,7 +49,44 @@ def merge(image_dirs: list[Path]) -> pa.Table:
     for name in ("problems", "warnings"):
         column = table.column(name).fill_null([])
         table = table.set_column(table.schema.get_field_index(name), name, column)
+    return table
+
+
+def merge(image_dirs: list[Path], previous: Path | None = None) -> pa.Table:
+    """One catalog row per image folder, sorted by split and stem.
+
+    With `previous` (the catalog this replaces), the rows of folders that have
+    not changed since it was written are taken from it, and only new or
+    rewritten folders are read: a one-image rerun at 2,724 images read 2,724
+    files (1.6 s) for one new row.
+    """
+    reuse = {}
+    if previous is not None and previous.exists():
+        written = previous.stat().st_mtime_ns
+        old = pq.read_table(previous)
+        keys = zip(old.column("split").to_pylist(), old.column("stem").to_pylist())
+        index = {key: i for i, key in enumerate(keys)}
+        for d in image_dirs:
+            i = index.get((d.parent.name, d.name))
+            if i is not None and (d / "metadata.parquet").stat().st_mtime_ns < written:
+                reuse[d] = i
+    # Read at least one folder, whose rows show whether the old catalog's
+    # columns are still the current ones (a new release may add some).
+    fresh = [d for d in image_dirs if d not in reuse] or image_dirs[:1]
+    table = read_rows(fresh)
+    if reuse:
+        kept = old.take(sorted(set(reuse.values()) - set(_positions(table, index))))
+        if kept.schema.equals(table.schema):
+            table = pa.concat_tables([table, kept])
+        else:
+            table = read_rows(image_dirs)
     return table.sort_by([("split", "ascending"), ("stem", "ascending")])
+
+
+def _positions(table: pa.Table, index: dict) -> list[int]:
+    """Positions in the old catalog of the rows `table` holds anew."""
+    keys = zip(table.column("split").to_pylist(), table.column("stem").to_pylist())
+    return [index[key] for key in keys if key in index]
 
 
 def write_report(table: pa.Table, path: Path, ignored: list[tuple[Path, str]]) -> None:
@@ -112,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image_dirs", type=Path, nargs="+")
     args = parser.parse_args(argv)
 
-    table = merge(args.image_dirs)
+    table = merge(args.image_dirs, previous=args.catalog)
     write_atomically(args.catalog, lambda f: pq.write_table(table, f))
     write_report(table, args.report, discover(args.data_dir).ignored)
     for folder in prune_stale(args.images_root, args.image_dirs):

@@ -2,7 +2,9 @@ rule merge_catalog:
     input:
         image_dirs,
     output:
-        catalog="results/catalog.parquet",
+        # update(): Snakemake keeps the old catalog for the merge, which reuses
+        # the rows of folders unchanged since it was written.
+        catalog=update("results/catalog.parquet"),
         report="results/validation_report.md",
     log:
         "logs/merge_catalog.log",

@@ -1,3 +1,4 @@
+import functools
 import sys
 from pathlib import Path
 
@@ -55,9 +56,15 @@ def sar_image(wildcards):
     return str(images()[(wildcards.split, wildcards.stem)])
 
 
+@functools.cache
+def labels_of(split, stem):
+    """The label files of one image (four params of its job ask for them)."""
+    return label_paths(DATA_DIR, split, stem)
+
+
 def label_path(name):
     def get(wildcards):
-        return str(label_paths(DATA_DIR, wildcards.split, wildcards.stem)[name])
+        return str(labels_of(wildcards.split, wildcards.stem)[name])
 
     return get
 
@@ -72,7 +79,7 @@ def label_signature(wildcards):
     As a param, a label that is edited, added or removed still reruns its job.
     """
     signature = []
-    for name, path in label_paths(DATA_DIR, wildcards.split, wildcards.stem).items():
+    for name, path in labels_of(wildcards.split, wildcards.stem).items():
         try:
             stat = path.stat()
             signature.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
