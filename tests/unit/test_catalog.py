@@ -85,3 +85,10 @@ def test_old_catalog_with_other_columns_is_not_reused(folders, tmp_path):
     old = pq.read_table(catalog)
     pq.write_table(old.append_column("retired", pa.array([1] * old.num_rows)), catalog)
     assert merge(dirs, previous=catalog).equals(merge(dirs))
+
+
+def test_unreadable_old_catalog_means_a_full_merge(folders, capsys):
+    _, dirs, catalog = folders
+    catalog.write_bytes(b"not parquet")
+    assert merge(dirs, previous=catalog).equals(merge(dirs))
+    assert "not reusing" in capsys.readouterr().err

@@ -61,9 +61,9 @@ def merge(image_dirs: list[Path], previous: Path | None = None) -> pa.Table:
     files (1.6 s) for one new row.
     """
     reuse = {}
-    if previous is not None and previous.exists():
+    old = _read_previous(previous)
+    if old is not None:
         written = previous.stat().st_mtime_ns
-        old = pq.read_table(previous)
         keys = zip(old.column("split").to_pylist(), old.column("stem").to_pylist())
         index = {key: i for i, key in enumerate(keys)}
         for d in image_dirs:
@@ -81,6 +81,19 @@ def merge(image_dirs: list[Path], previous: Path | None = None) -> pa.Table:
         else:
             table = read_rows(image_dirs)
     return table.sort_by([("split", "ascending"), ("stem", "ascending")])
+
+
+def _read_previous(path: Path | None) -> pa.Table | None:
+    """The previous catalog, or None if there is none or it cannot be read
+    (then every folder is read, as in a first build)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as err:
+        print(f"not reusing {path}, which cannot be read ({err})", file=sys.stderr)
+        return None
+    return table if {"split", "stem"} <= set(table.column_names) else None
 
 
 def _positions(table: pa.Table, index: dict) -> list[int]:
