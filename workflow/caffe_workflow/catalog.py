@@ -70,12 +70,15 @@ def merge(image_dirs: list[Path], previous: Path | None = None) -> pa.Table:
             i = index.get((d.parent.name, d.name))
             if i is not None and (d / "metadata.parquet").stat().st_mtime_ns < written:
                 reuse[d] = i
-    # Read at least one folder, whose rows show whether the old catalog's
-    # columns are still the current ones (a new release may add some).
-    fresh = [d for d in image_dirs if d not in reuse] or image_dirs[:1]
+    fresh = [d for d in image_dirs if d not in reuse]
+    if not fresh:
+        # Read at least one folder, whose row shows whether the old catalog's
+        # columns are still the current ones (a new release may add some).
+        fresh = image_dirs[:1]
+        reuse.pop(fresh[0], None)
     table = read_rows(fresh)
     if reuse:
-        kept = old.take(sorted(set(reuse.values()) - set(_positions(table, index))))
+        kept = old.take(sorted(reuse.values()))
         if kept.schema.equals(table.schema):
             table = pa.concat_tables([table, kept])
         else:
@@ -94,12 +97,6 @@ def _read_previous(path: Path | None) -> pa.Table | None:
         print(f"not reusing {path}, which cannot be read ({err})", file=sys.stderr)
         return None
     return table if {"split", "stem"} <= set(table.column_names) else None
-
-
-def _positions(table: pa.Table, index: dict) -> list[int]:
-    """Positions in the old catalog of the rows `table` holds anew."""
-    keys = zip(table.column("split").to_pylist(), table.column("stem").to_pylist())
-    return [index[key] for key in keys if key in index]
 
 
 def write_report(table: pa.Table, path: Path, ignored: list[tuple[Path, str]]) -> None:
