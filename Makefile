@@ -1,4 +1,5 @@
-# CaFFe workflow: every target uses .venv/bin/... directly, no activation needed.
+# CaFFe workflow: every target uses .venv/bin/... directly, no activation needed
+# (the rules' scripts run with the interpreter that runs Snakemake).
 # `make setup` builds .venv from the lock files (see workflow/scripts/setup-env.sh);
 # the other targets depend on its stamp, so they set up a fresh clone first.
 
@@ -9,11 +10,6 @@ STAMP := $(VENV)/.setup-stamp
 SLURM_STAMP := $(VENV)/.slurm-stamp
 SETUP_ENV := workflow/scripts/setup-env.sh
 CORES ?= 8
-
-# Rules call `python -m caffe_workflow...`: put the venv first on PATH so that
-# they get its interpreter too, without activating anything.
-export PATH := $(abspath $(BIN)):$(PATH)
-export VIRTUAL_ENV := $(abspath $(VENV))
 
 SAMPLE_DIR := sample_data/data_raw
 SAMPLE_NAME := caffe-sample

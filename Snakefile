@@ -2,6 +2,10 @@
 # Stages: per-image processing (fan-out), catalog merge, dataset ingest.
 import os
 
+from snakemake.utils import min_version
+
+min_version("9.27")
+
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
@@ -20,13 +24,13 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        "results/catalog.parquet",
-        "results/validation_report.md",
-        "results/ingest_summary.json",
+        rules.merge_catalog.output,
+        rules.ingest_dataset.output,
         rules.plot_catalog.output,
 
 
 onstart:
+    check_dataset_owner()
     warn_unless_threads()
 
 

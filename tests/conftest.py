@@ -58,10 +58,4 @@ def fiftyone_env(mongod: Mongod) -> dict[str, str]:
     Subprocesses and in-process fiftyone thus see the same private database;
     tests keep apart by using their own dataset names."""
     assert os.environ["FIFTYONE_DATABASE_URI"] == mongod.uri
-    env = dict(os.environ)
-    # The package imports even where it is not pip-installed (make setup does).
-    package_root = str(Path(__file__).resolve().parents[1] / "workflow")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    # Rules run `python -m caffe_workflow...`: the test interpreter's env first.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
-    return env
+    return dict(os.environ)

@@ -67,7 +67,6 @@ def built_dataset(mongod, tmp_path_factory) -> dict:
     data_dir, workdir = root / "data_raw", root / "work"
     stems = generate(data_dir, count=IMAGES, seed=11)
     env = dict(os.environ)  # holds the private-DB variables (tests/conftest.py)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--cores", "2",

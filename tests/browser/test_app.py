@@ -65,7 +65,7 @@ def _overlay_pixels(png: bytes) -> dict[str, int]:
 def test_grid_thumbnails_and_sample_with_front(browser, app_url, built_dataset, artifacts):
     workdir, dataset = built_dataset["workdir"], built_dataset["name"]
     images = len(built_dataset["stems"])
-    thumbnails = {str(p) for p in (workdir / "results" / "images").glob("*/*/thumbnail.jpg")}
+    thumbnails = {str(p) for p in (workdir / "results").glob("*/images/*/*/thumbnail.jpg")}
     sources = {str(p) for p in (built_dataset["data_dir"] / "sar_images").glob("*/*.png")}
     assert len(thumbnails) == len(sources) == images
 

@@ -116,7 +116,7 @@ def processed_stamps(workdir: Path) -> dict[str, int]:
     """mtime of each per-image row: it changes exactly when the image was processed."""
     return {
         p.parent.name: p.stat().st_mtime_ns
-        for p in (workdir / "results" / "images").glob("*/*/metadata.parquet")
+        for p in (workdir / "results").glob("*/images/*/*/metadata.parquet")
     }
 
 
@@ -127,12 +127,15 @@ def _relocate(value, workdir: Path):
     if isinstance(value, list):
         return [_relocate(v, workdir) for v in value]
     if isinstance(value, str):
+        for dataset in (SLURM_DATASET, LOCAL_DATASET):
+            value = value.replace(str(workdir / "results" / dataset), "<results>")
         return value.replace(str(workdir), "<work>")
     return value
 
 
 def catalog_rows(workdir: Path) -> list[dict]:
-    rows = pq.read_table(workdir / "results" / "catalog.parquet").to_pylist()
+    (catalog,) = (workdir / "results").glob("*/catalog.parquet")
+    rows = pq.read_table(catalog).to_pylist()
     return _relocate(rows, workdir)
 
 

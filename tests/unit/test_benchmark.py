@@ -35,7 +35,7 @@ def test_benchmark_on_tiny_data(tmp_path):
         "--scaling", "--scaling-sizes", f"{N},12",
         "--data-cache", str(tmp_path / "cache"), "--out", str(out),
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    env = dict(os.environ)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -125,7 +125,7 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
         "--images", "2", "--size", "small", "--skip-floor",
         "--data-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    env = dict(os.environ)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

@@ -144,7 +144,7 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     rows = small_rows(tmp_path)
     summary = ig.ingest(write_catalog(rows, tmp_path / "catalog.parquet"), name)
     assert summary == {"added": 8, "updated": 0, "deleted": 0, "unchanged": 0,
-                       "total": 8, "dataset": name}
+                       "relinked": 0, "total": 8, "dataset": name}
 
     ds = fo.load_dataset(name)
     assert ds.persistent and ds.media_type == "image"
@@ -217,7 +217,7 @@ def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
 
     summary = ig.ingest(catalog, name)
     assert summary == {"added": 0, "updated": 0, "deleted": 0, "unchanged": 8,
-                       "total": 8, "dataset": name}
+                       "relinked": 0, "total": 8, "dataset": name}
     ds.reload()
     assert dict(zip(*ds.values(["id", "last_modified_at"]))) == before
     assert {v.name: v.last_modified_at for v in ds._doc.get_saved_views()} == views_before
@@ -238,7 +238,7 @@ def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
     rows += [make_row(100, tmp_path, "SI"), make_row(101, tmp_path, "JAC")]
     summary = ig.ingest(write_catalog(rows, catalog), name)
     assert summary == {"added": 2, "updated": 1, "deleted": 1, "unchanged": 6,
-                       "total": 9, "dataset": name}
+                       "relinked": 0, "total": 9, "dataset": name}
     ds.reload()
     assert_matches_catalog(ds, rows)
     assert ds.one(fo.ViewField("filepath") == untouched).last_modified_at == stamp
@@ -321,7 +321,8 @@ def test_cli_writes_summary_atomically(fo, name, tmp_path, fiftyone_env):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(summary.read_text()) == {
-        "added": 8, "updated": 0, "deleted": 0, "unchanged": 0, "total": 8, "dataset": name}
+        "added": 8, "updated": 0, "deleted": 0, "unchanged": 0, "relinked": 0, "total": 8,
+        "dataset": name}
     assert [p.name for p in summary.parent.iterdir()] == ["ingest_summary.json"]
     assert proc.stdout == ""
 

@@ -255,8 +255,6 @@ def test_existing_files_kept_unless_forced(tmp_path):
 
 def test_cli(tmp_path):
     env = dict(os.environ)
-    package_root = Path(sd.__file__).resolve().parents[1]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_root), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "caffe_workflow.sample_data", str(tmp_path),
            "--count", "2", "--seed", "4", "--first-index", "3"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)

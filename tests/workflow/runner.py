@@ -20,12 +20,12 @@ REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600
 
 
-def workflow_env(env: dict) -> dict:
-    """`env` with this interpreter's bin first on PATH: the rules call
-    `python -m caffe_workflow...` and must get the venv's python."""
-    env = dict(env)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+def results(workdir: Path, dataset: str | None = None) -> Path:
+    """The results folder of `dataset` in `workdir` (None: the only one there)."""
+    if dataset is not None:
+        return Path(workdir) / "results" / dataset
+    (folder,) = [p for p in (Path(workdir) / "results").iterdir() if p.is_dir()]
+    return folder
 
 
 def snakemake_cmd(workdir, data_dir, dataset, *extra, config=()) -> list[str]:
@@ -45,7 +45,7 @@ def run(workdir, data_dir, dataset, env, *extra, config=(), ok: bool | None = Tr
     Returns the CompletedProcess with `.log` = stdout + stderr."""
     done = subprocess.run(
         snakemake_cmd(workdir, data_dir, dataset, *extra, config=config),
-        env=workflow_env(env),
+        env=env,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -64,7 +64,7 @@ def start(workdir, data_dir, dataset, env, log_path: Path, *extra, config=()):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         snakemake_cmd(workdir, data_dir, dataset, *extra, config=config),
-        env=workflow_env(env),
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -98,7 +98,7 @@ def marked_incomplete(workdir: Path, output: str) -> bool:
 
 
 def done_images(workdir: Path) -> list[Path]:
-    return sorted((workdir / "results" / "images").glob("*/*/metadata.parquet"))
+    return sorted((Path(workdir) / "results").glob("*/images/*/*/metadata.parquet"))
 
 
 def tree_checksums(root: Path) -> dict[str, str]:
@@ -117,21 +117,24 @@ def tree_checksums(root: Path) -> dict[str, str]:
     return sums
 
 
-def _relocate(value, workdir: str):
-    """Replace the workdir prefix in every string, so runs in different
-    workdirs compare equal."""
+def _relocate(value, workdir: str, results_dir: str | None = None):
+    """Replace the results folder and the workdir in every string, so runs in
+    different workdirs (and for different dataset names) compare equal."""
     if isinstance(value, str):
+        if results_dir:
+            value = value.replace(results_dir, "<results>")
         return value.replace(workdir, "<work>")
     if isinstance(value, list):
-        return [_relocate(v, workdir) for v in value]
+        return [_relocate(v, workdir, results_dir) for v in value]
     if isinstance(value, dict):
-        return {k: _relocate(v, workdir) for k, v in value.items()}
+        return {k: _relocate(v, workdir, results_dir) for k, v in value.items()}
     return value
 
 
-def catalog(workdir: Path) -> list[dict]:
-    rows = pq.read_table(workdir / "results" / "catalog.parquet").to_pylist()
-    return _relocate(rows, str(workdir))
+def catalog(workdir: Path, dataset: str | None = None) -> list[dict]:
+    folder = results(workdir, dataset)
+    rows = pq.read_table(folder / "catalog.parquet").to_pylist()
+    return _relocate(rows, str(workdir), str(folder))
 
 
 def _strip_ids(value):
@@ -173,6 +176,7 @@ def dataset_snapshot(name: str, workdir: Path, ignore_fields=(), ignore_tags=())
             "persistent": dataset.persistent,
         },
         str(workdir),
+        str(results(workdir, name)),
     )
 
 
@@ -185,11 +189,9 @@ def saved_views(name: str) -> list[str]:
 
 
 def package_env() -> dict:
-    """os.environ (which conftest already points at the private FiftyOne
-    database) plus the package on PYTHONPATH, for Snakemake subprocesses."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "workflow"), env.get("PYTHONPATH")]))
-    return env
+    """os.environ, which conftest already points at the private FiftyOne
+    database, for Snakemake subprocesses."""
+    return dict(os.environ)
 
 
 def job_counts(log: str) -> dict[str, int]:

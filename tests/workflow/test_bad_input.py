@@ -30,7 +30,7 @@ from PIL import Image
 from caffe_workflow.discover import label_paths
 from caffe_workflow.sample_data import generate
 
-from runner import REPO, catalog, package_env, run, tree_checksums, workflow_env
+from runner import REPO, catalog, package_env, results, run, tree_checksums
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
@@ -268,7 +268,7 @@ def corpus(tmp_path_factory, mongod):
         "log": done.log,
         "seconds": time.monotonic() - started,
         "catalog": {row["stem"]: row for row in catalog(workdir)},
-        "report": (workdir / "results" / "validation_report.md").read_text(),
+        "report": (results(workdir) / "validation_report.md").read_text(),
     }
 
 
@@ -369,7 +369,7 @@ def test_decompression_bomb_is_refused_quickly_within_little_memory(corpus, tmp_
          "--zones", str(labels["zones"]), "--front", str(labels["front"]),
          "--bbox", str(labels["bbox"]), "--split", case.split,
          "--out-dir", str(tmp_path / case.stem), "--thumbnail-height", "64"],
-        env=workflow_env(package_env()),
+        env=package_env(),
         capture_output=True, text=True, timeout=60, preexec_fn=cap_memory,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

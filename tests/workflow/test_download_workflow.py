@@ -37,7 +37,7 @@ def test_workflow_downloads_unpacks_and_builds(tmp_path, fiftyone_env):
         catalog = runner.catalog(workdir)
         assert sorted(r["stem"] for r in catalog) == sorted(stems)
         assert all(r["valid"] for r in catalog)
-        summary = json.loads((workdir / "results" / "ingest_summary.json").read_text())
+        summary = json.loads((runner.results(workdir) / "ingest_summary.json").read_text())
         assert (summary["added"], summary["total"]) == (6, 6)
 
         requests = len(server.ranges)

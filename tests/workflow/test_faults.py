@@ -36,6 +36,7 @@ from runner import (
     kill_group,
     marked_incomplete,
     package_env,
+    results,
     run,
     saved_views,
     start,
@@ -85,9 +86,10 @@ def assert_converged(workdir, dataset, expected_catalog, expected_dataset, **ign
     assert got == expected_catalog, differences(got, expected_catalog)[:20]
     got = dataset_snapshot(dataset, workdir, **ignore)
     assert got == expected_dataset, differences(got, expected_dataset)[:20]
-    images = workdir / "results" / "images"
+    images = results(workdir, dataset) / "images"
     assert not [p for p in images.glob("*/.*")], "a temporary per-image folder was left"
-    assert not list((workdir / "results").glob(".*")), "a temporary catalog/summary was left"
+    left = list(results(workdir, dataset).glob(".*"))
+    assert not left, "a temporary catalog/summary was left"
 
 
 def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
@@ -99,7 +101,7 @@ def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
     wait_for(lambda: len(done_images(workdir)) >= 2, proc)
     kill_group(proc)
     assert 2 <= len(done_images(workdir)) < COUNT, "the kill came after the per-image stage"
-    assert not (workdir / "results" / "catalog.parquet").exists()
+    assert not (results(workdir, name) / "catalog.parquet").exists()
 
     rerun_after_crash(workdir, data_dir, name, env)
     assert_converged(workdir, name, reference["catalog"], reference["dataset"])
@@ -154,10 +156,10 @@ def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, e
     # Kill 1, during the merge: from the moment Snakemake starts the job (its
     # incomplete marker appears). The merge takes ~1 s (pyarrow import), so
     # this lands in it reliably, usually before the catalog is written.
-    summary = workdir / "results" / "ingest_summary.json"
+    summary = results(workdir, name) / "ingest_summary.json"
     first_summary = summary.stat().st_mtime_ns
     proc = start(workdir, data_dir, name, env, root / "killed-merge.log")
-    wait_for(lambda: marked_incomplete(workdir, "results/catalog.parquet"), proc)
+    wait_for(lambda: marked_incomplete(workdir, f"results/{name}/catalog.parquet"), proc)
     kill_group(proc)
     assert summary.stat().st_mtime_ns == first_summary  # the ingest never ran
 
@@ -208,20 +210,20 @@ def test_database_unreachable_at_ingest(reference, tmp_path, env):
     data_dir = tmp_path / "data_raw"
     shutil.copytree(reference["data_dir"], data_dir)
     workdir, name = tmp_path / "work", "faults-db"
-    ingest_log = workdir / "logs" / "ingest_dataset.log"
+    ingest_log = workdir / "logs" / name / "ingest_dataset.log"
 
     # A wrong URI (nothing listens there) that carries credentials.
     closed = free_port()
     wrong = dict(env, FIFTYONE_DATABASE_URI=f"mongodb://caffe:s3cret@127.0.0.1:{closed}")
     failed = run(workdir, data_dir, name, wrong, ok=False)
-    assert "Error in rule ingest_dataset" in failed.log and "logs/ingest_dataset.log" in failed.log
+    assert "Error in rule ingest_dataset" in failed.log and f"logs/{name}/ingest_dataset.log" in failed.log
     message = ingest_log.read_text()
     assert f"cannot reach the FiftyOne database at mongodb://***@127.0.0.1:{closed}" in message
     assert "FIFTYONE_DATABASE_URI" in message
     assert "s3cret" not in message + failed.log
     # Per-image results and the catalog are kept.
     assert len(done_images(workdir)) == COUNT
-    assert (workdir / "results" / "catalog.parquet").exists()
+    assert (results(workdir, name) / "catalog.parquet").exists()
 
     # A mongod of its own, which the test can stop and start again.
     mongod = Mongod(tmp_path / "mongod").start()
@@ -245,7 +247,7 @@ def test_database_unreachable_at_ingest(reference, tmp_path, env):
         mongod.start()
         done = run(workdir, data_dir, name, db_env)
         assert only_ingest(done.log)
-        summary = (workdir / "results" / "ingest_summary.json").read_text()
+        summary = (results(workdir, name) / "ingest_summary.json").read_text()
         assert '"added": 1' in summary and f'"total": {COUNT + 1}' in summary
     finally:
         mongod.stop()

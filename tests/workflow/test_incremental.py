@@ -25,7 +25,7 @@ def processed_stamps(workdir: Path) -> dict[str, int]:
     """mtime of each per-image row: it changes exactly when the image was processed."""
     return {
         p.parent.name: p.stat().st_mtime_ns
-        for p in (workdir / "results" / "images").glob("*/*/metadata.parquet")
+        for p in (runner.results(workdir, DATASET) / "images").glob("*/*/metadata.parquet")
     }
 
 
@@ -80,7 +80,7 @@ def test_build_then_incremental_rerun(tmp_path, fiftyone_env):
     assert rerun == {changed, relabelled, *added}
     assert deleted not in second  # its derived files went away
 
-    summary = json.loads((workdir / "results" / "ingest_summary.json").read_text())
+    summary = json.loads((runner.results(workdir, DATASET) / "ingest_summary.json").read_text())
     assert (summary["added"], summary["updated"], summary["deleted"]) == (2, 2, 1)
     assert summary["total"] == 15
 

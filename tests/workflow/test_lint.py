@@ -10,8 +10,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*cmd):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
 def test_snakemake_lint_is_clean():

@@ -34,7 +34,7 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     front.unlink()
 
     snakemake(workdir, data_dir, fiftyone_env)
-    out = workdir / "results" / "report"
+    out = runner.results(workdir, DATASET) / "report"
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
     for name in ("images_over_time.png", "quality_resolution.png", "front_length.png"):
         with Image.open(out / name) as image:

@@ -32,7 +32,6 @@ decode-floor worker re-enters this module.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import platform
@@ -179,37 +178,19 @@ def stop_db(mongod) -> None:
         _MONGODS.remove(mongod)
 
 
-def child_env(mongod, tmpdir: Path, code: Path = REPO) -> dict:
-    """Environment for a phase: FiftyOne isolated on `mongod`, the venv's
-    interpreter first on PATH (rules call `python -m ...`), the package importable."""
+def child_env(mongod, tmpdir: Path) -> dict:
+    """Environment for a phase: FiftyOne isolated on `mongod` (if any)."""
     from caffe_workflow.mongo import isolated_fiftyone_env
 
     env = dict(os.environ)
     if mongod is not None:
         env.update(isolated_fiftyone_env(mongod.uri, tmpdir))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code / "workflow"),
-                                                      env.get("PYTHONPATH")]))
     return env
 
 
-def snapshot_code(dest: Path) -> dict:
-    """Copy the workflow (Snakefile, rules, package, config, envs) to `dest`.
-
-    Others may edit the tree while the benchmark runs; every phase runs this
-    copy (PYTHONPATH puts its package before the editable install), so all
-    phases of one invocation measure the same code. Returns the git state.
-    """
-    shutil.rmtree(dest, ignore_errors=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    dest.mkdir(parents=True)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    for name in ("workflow", "config", "envs"):
-        if (REPO / name).exists():
-            shutil.copytree(REPO / name, dest / name, ignore=ignore)
-    # As `make setup` does for the source tree: jobs import the copy, and
-    # where PYTHONDONTWRITEBYTECODE is set nothing would cache its bytecode.
-    compileall.compile_dir(dest / "workflow" / "caffe_workflow", quiet=1)
+def git_state() -> dict:
+    """Commit and uncommitted changes of the code the phases run (the
+    workflow in this repository, whose package the venv installs editable)."""
     git = {}
     for key, cmd in (("commit", ["git", "rev-parse", "HEAD"]),
                      ("dirty", ["git", "status", "--porcelain", "--", "Snakefile",
@@ -329,7 +310,6 @@ class Bench:
         self.work = self.out / "work"
         self.logs = self.out / "logs"
         self.phases: dict[str, Phase] = {}
-        self.code = REPO  # replaced by a snapshot in run_all
         self.git: dict = {}
 
     def phase(self, name: str, fn, *fargs) -> Phase | None:
@@ -352,7 +332,7 @@ class Bench:
     def run_floor(self, phase: Phase, data_dir: Path) -> None:
         cmd = [sys.executable, "-m", "caffe_workflow.benchmark",
                "--decode-floor-of", str(data_dir), "--cores", str(self.args.cores)]
-        run_measured(phase, cmd, child_env(None, self.work, self.code),
+        run_measured(phase, cmd, child_env(None, self.work),
                      self.logs / "decode_floor.log")
         phase.extra = json.loads((self.logs / "decode_floor.log").read_text().splitlines()[-1])
 
@@ -362,7 +342,7 @@ class Bench:
         shutil.rmtree(root, ignore_errors=True)
         mongod = start_db(root / "db")
         try:
-            env = child_env(mongod, root / "fiftyone", self.code)
+            env = child_env(mongod, root / "fiftyone")
             timings = root / "timings.json"
             cmd = [sys.executable, "-m", "caffe_workflow.baseline",
                    "--data-dir", str(data_dir), "--dataset", DATASET,
@@ -378,7 +358,7 @@ class Bench:
 
     # --- workflow
     def snakemake_cmd(self, workdir: Path, data_dir: Path) -> list[str]:
-        return [sys.executable, "-m", "snakemake", "--snakefile", str(self.code / "Snakefile"),
+        return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                 "--directory", str(workdir), "--cores", str(self.args.cores),
                 "--scheduler", self.args.scheduler,
                 "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
@@ -390,7 +370,7 @@ class Bench:
         (None: nothing may run)."""
         if before:
             before()
-        summary = ctx["workdir"] / "results" / "ingest_summary.json"
+        summary = ctx["workdir"] / "results" / DATASET / "ingest_summary.json"
         old = summary.stat().st_mtime_ns if summary.exists() else None
         log = self.logs / f"{phase.name}.log"
         run_measured(phase, self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
@@ -420,13 +400,12 @@ class Bench:
         shutil.rmtree(root / "work", ignore_errors=True)
         mongod = start_db(root / "db")
         return {"workdir": root / "work", "data_dir": data_dir, "mongod": mongod,
-                "env": child_env(mongod, root / "fiftyone", self.code)}
+                "env": child_env(mongod, root / "fiftyone")}
 
     def run_all(self) -> None:
         a = self.args
         n, seed = a.images, a.seed
-        self.code = self.work / "code"
-        self.git = snapshot_code(self.code)
+        self.git = git_state()
         sizes = sorted(set(a.scaling_sizes)) if a.scaling else []
         cache = Path(a.data_cache).absolute() / f"{a.size}-seed{seed}"
         need = max([n, *sizes]) + 1  # + the image each "+1" rerun adds
@@ -538,7 +517,7 @@ class Bench:
             f"host {platform.node()}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
             f"Code: commit {str(self.git.get('commit'))[:10]}"
             + (f", uncommitted changes in {', '.join(self.git['dirty'])}" if self.git.get("dirty")
-               else "") + " (a snapshot taken at the start runs every phase).  ",
+               else "") + ".  ",
             f"Load average (1 min) at the start: {self.load_start:.1f}; per phase below.",
             "",
             "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) | mongod CPU s |"
@@ -677,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: stopping the running phase and the databases", file=sys.stderr)
-    except Exception as err:  # outside a phase (data, snapshot): still report
+    except Exception as err:  # outside a phase (data, git): still report
         bench.phases["setup"] = Phase("setup", error=f"{type(err).__name__}: {err}")
         print(f"setup FAILED: {err}", file=sys.stderr)
     finally:

@@ -150,6 +150,23 @@ def prune_stale(images_root: Path, keep: list[Path]) -> list[Path]:
     return removed
 
 
+def run(catalog: Path, report: Path, images_root: Path, data_dir: Path,
+        image_dirs: list[Path]) -> None:  # fmt: skip
+    """The merge as the workflow runs it (messages on stderr)."""
+    catalog, report, image_dirs = Path(catalog), Path(report), [Path(d) for d in image_dirs]
+    table = merge(image_dirs, previous=catalog)
+    write_atomically(catalog, lambda f: pq.write_table(table, f))
+    write_report(table, report, discover(Path(data_dir)).ignored)
+    for folder in prune_stale(Path(images_root), image_dirs):
+        print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)
+    invalid = sum(1 for v in table.column("valid").to_pylist() if not v)
+    print(
+        f"catalog: {table.num_rows} images, {invalid} invalid -> {catalog}; "
+        f"report -> {report}",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, required=True)
@@ -158,18 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("image_dirs", type=Path, nargs="+")
     args = parser.parse_args(argv)
-
-    table = merge(args.image_dirs, previous=args.catalog)
-    write_atomically(args.catalog, lambda f: pq.write_table(table, f))
-    write_report(table, args.report, discover(args.data_dir).ignored)
-    for folder in prune_stale(args.images_root, args.image_dirs):
-        print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)
-    invalid = sum(1 for v in table.column("valid").to_pylist() if not v)
-    print(
-        f"catalog: {table.num_rows} images, {invalid} invalid -> {args.catalog}; "
-        f"report -> {args.report}",
-        file=sys.stderr,
-    )
+    run(args.catalog, args.report, args.images_root, args.data_dir, args.image_dirs)
     return 0
 
 

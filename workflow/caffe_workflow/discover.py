@@ -23,6 +23,21 @@ class Discovery:
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
 
 
+def canonical_dir(folder: str | os.PathLike) -> Path:
+    """The one spelling of a folder: absolute, `~` expanded, no `.`, `..` or
+    trailing slash, symbolic links resolved. Image paths are this of their
+    folder plus the file name, so `data_dir=../x/`, `~/x` and a link to x give
+    the same catalog rows and samples (FiftyOne only applies abspath, which
+    keeps `..` forms apart from links, so the canonical form is computed here)."""
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(folder))))
+
+
+def canonical_path(path: str | os.PathLike) -> Path:
+    """canonical_dir of the file's folder, plus its name (a linked file keeps its name)."""
+    head, tail = os.path.split(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    return canonical_dir(head) / tail
+
+
 def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
     return {
         "zones": data_dir / "zones" / split / f"{stem}_zones.png",
@@ -50,6 +65,7 @@ def discover(data_dir: Path) -> Discovery:
 
     Raises DataDirError, with a one-line message, when the tree cannot be used.
     """
+    data_dir = canonical_dir(data_dir)
     sar_dir = data_dir / "sar_images"
     if data_dir.exists() and not data_dir.is_dir():
         raise DataDirError(f"data_dir {data_dir} is not a directory")
@@ -72,8 +88,9 @@ def discover(data_dir: Path) -> Discovery:
                 "move its images into one of those"
             )
         else:
-            for item in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                path = Path(item.path)
+            split_dir = canonical_dir(entry.path)
+            for item in sorted(os.scandir(split_dir), key=lambda e: e.name):
+                path = split_dir / item.name
                 if not (item.is_file() and item.name.endswith(".png")):
                     found.ignored.append((path, "not a .png file"))
                 elif not _is_utf8(item.name):

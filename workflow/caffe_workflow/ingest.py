@@ -28,8 +28,17 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
+from caffe_workflow.discover import canonical_dir
+from caffe_workflow.ownership import (
+    DatasetLock,
+    LockTimeout,
+    OwnershipError,
+    check_owner,
+    record_source,
+)
 
 log = logging.getLogger("caffe_workflow.ingest")
 
@@ -417,7 +426,7 @@ def _info(glaciers: dict) -> dict:
     }
 
 
-def _apply_dataset_settings(fo, dataset, glaciers: dict) -> bool:
+def _apply_dataset_settings(fo, dataset, glaciers: dict, data_dir: str | None) -> bool:
     """Set mask targets, App config, info and description; True if anything changed.
 
     Only the keys the ingest owns are replaced: other mask targets, info keys,
@@ -464,6 +473,8 @@ def _apply_dataset_settings(fo, dataset, glaciers: dict) -> bool:
 
     info = dict(dataset.info)
     new_info = info | _info(glaciers)
+    if data_dir is not None:
+        new_info["data_dir"] = data_dir
     if new_info != info:
         dataset.info = new_info
         changed = True
@@ -527,7 +538,8 @@ def _refresh_saved_views(dataset, glaciers: dict) -> None:
 # ---------------------------------------------------------------- ingest
 
 
-def _import_fiftyone(uri: str | None):
+def configured_fiftyone():
+    """`import fiftyone`, with a shorter server-selection timeout."""
     import fiftyone as fo
     import fiftyone.core.odm.database as fodb
 
@@ -537,23 +549,37 @@ def _import_fiftyone(uri: str | None):
     return fo
 
 
-def ingest(catalog_path: str | os.PathLike, dataset_name: str) -> dict:
+def ingest(
+    catalog_path: str | os.PathLike,
+    dataset_name: str,
+    data_dir: str | None = None,
+    take_over: bool = False,
+) -> dict:
     """Bring the FiftyOne dataset ``dataset_name`` in line with the catalog.
 
-    Returns the summary {added, updated, deleted, unchanged, total, dataset}.
-    Raises DatabaseUnreachable (clear message) when the database is down.
+    ``data_dir`` (canonical) is the folder the catalog was made from: the
+    dataset records it, and an ingest from another data_dir is refused with
+    OwnershipError unless ``take_over`` (None: neither checked nor recorded,
+    for catalogs made by hand). One ingest at a time writes a dataset; others
+    wait for it (DatasetLock).
+
+    Returns the summary {added, updated, deleted, unchanged, relinked, total,
+    dataset}. Raises DatabaseUnreachable (clear message) when the database is down.
     """
     t0 = time.perf_counter()
     rows = read_catalog(catalog_path)
     uri = _configured_uri()
     check_database(uri)
     t1 = time.perf_counter()
-    fo = _import_fiftyone(uri)
+    fo = configured_fiftyone()
+    import fiftyone.core.odm as foo
     import pymongo.errors
 
     t2 = time.perf_counter()
     try:
-        summary = _ingest(fo, rows, dataset_name)
+        lock = DatasetLock(foo.get_db_conn(), dataset_name, data_dir, say=log.warning)
+        with lock:
+            summary = _ingest(fo, rows, dataset_name, data_dir, take_over)
     except pymongo.errors.ConnectionFailure as e:
         raise _unreachable(uri, e) from e
     log.info(
@@ -568,18 +594,37 @@ def ingest(catalog_path: str | os.PathLike, dataset_name: str) -> dict:
     return summary
 
 
-def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
-    if fo.dataset_exists(dataset_name):
-        dataset = fo.load_dataset(dataset_name)
-    else:
-        dataset = fo.Dataset(dataset_name, persistent=True)
-    _ensure_schema(fo, dataset)
-
+def _ingest(fo, rows: list[dict], dataset_name: str, data_dir, take_over) -> dict:
     by_path = {row["filepath"]: row for row in rows}
     hashes = {fp: row_hash(row) for fp, row in by_path.items()}
 
-    ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
-    existing = dict(zip(paths, zip(ids, old_hashes)))
+    if fo.dataset_exists(dataset_name):
+        dataset = fo.load_dataset(dataset_name)
+        ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
+    else:
+        dataset, ids, paths, old_hashes = None, [], [], []
+    # Samples by canonical filepath. One stored under another spelling of the
+    # same file (an earlier version kept data_dir as given: `..`, a link) is
+    # moved to the canonical path in place, keeping its id and the user's work.
+    # Samples already at their canonical path come first, so that another
+    # spelling of the same file is the duplicate, kept under its own path
+    # (and so deleted, as an image that is not in the catalog).
+    existing, relink = {}, {}
+    spelled = [(_canonical(path), path, sid, h) for sid, path, h in zip(ids, paths, old_hashes)]
+    for canonical, path, sid, old_hash in sorted(spelled, key=lambda s: s[0] != s[1]):
+        if canonical in existing:
+            canonical = path
+        existing[canonical] = (sid, old_hash)
+        if canonical != path:
+            relink[sid] = canonical
+    if data_dir is not None:
+        info = dataset.info if dataset is not None else {}
+        previous = check_owner(dataset_name, info, list(existing), data_dir, take_over)
+        if previous not in (None, data_dir):
+            log.warning("dataset %s taken over from %s", dataset_name, previous)
+    if dataset is None:
+        dataset = fo.Dataset(dataset_name, persistent=True)
+    _ensure_schema(fo, dataset)
     if not rows and existing:
         # An empty catalog is far likelier a broken run (data_dir unmounted)
         # than a wish to lose every sample and what users added to them.
@@ -598,6 +643,9 @@ def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
 
     if gone:
         dataset.delete_samples(gone)
+    relink = {sid: path for sid, path in relink.items() if path in by_path}
+    if relink:
+        dataset.set_values("filepath", relink, key_field="id")
     if new:
         # validate=False: the schema is declared and the values are typed by
         # the catalog's Parquet schema; validation doubled the cost of
@@ -615,7 +663,7 @@ def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
     for row in rows:
         if row.get("glacier"):
             glaciers.setdefault(row["glacier"], row.get("glacier_name"))
-    _apply_dataset_settings(fo, dataset, glaciers)
+    _apply_dataset_settings(fo, dataset, glaciers, data_dir)
     _refresh_saved_views(dataset, glaciers)
 
     return {
@@ -623,6 +671,7 @@ def _ingest(fo, rows: list[dict], dataset_name: str) -> dict:
         "updated": len(changed),
         "deleted": len(gone),
         "unchanged": len(existing) - len(gone) - len(changed),
+        "relinked": len(relink),
         "total": len(dataset),
         "dataset": dataset_name,
     }
@@ -633,12 +682,22 @@ def write_summary(summary: dict, path: str | os.PathLike) -> None:
     write_atomically(path, lambda f: f.write(text.encode()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalog", required=True, help="catalog Parquet")
-    parser.add_argument("--dataset", required=True, help="FiftyOne dataset name")
-    parser.add_argument("--summary", required=True, help="summary JSON to write")
-    args = parser.parse_args(argv)
+def _canonical(path: str, _folders: dict = {}) -> str:  # noqa: B006 (a cache)
+    """canonical_path, resolving each folder once (the samples share a few)."""
+    folder, name = os.path.split(path)
+    if folder not in _folders:
+        _folders[folder] = str(canonical_dir(folder))
+    return os.path.join(_folders[folder], name)
+
+
+def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
+        take_over: bool = False, source_record: str | None = None) -> int:  # fmt: skip
+    """The ingest as the workflow runs it: logs on stderr, summary file, exit code.
+
+    `source_record` (results/<dataset>/source.json) caches the ownership check
+    for the next run's early check: written after a successful ingest, removed
+    when the dataset turned out to belong to another data_dir.
+    """
     # Logs go to stderr. Any destination other than "stdout"/"stdout,stderr"
     # makes FiftyOne add no handler of its own; its records then propagate to
     # the root handler below.
@@ -647,21 +706,41 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        summary = ingest(args.catalog, args.dataset)
-    except (DatabaseUnreachable, CatalogError) as e:
+        done = ingest(catalog, dataset, data_dir, take_over)
+    except (DatabaseUnreachable, CatalogError, OwnershipError, LockTimeout) as e:
         print(f"ERROR: {e}", file=sys.stderr)
+        if isinstance(e, OwnershipError) and source_record:
+            Path(source_record).unlink(missing_ok=True)
         return 2
-    write_summary(summary, args.summary)
+    write_summary(done, summary)
+    if source_record and data_dir:
+        record_source(Path(source_record).parent, dataset, data_dir)
     return 0
 
 
-if __name__ == "__main__":
-    status = main()
-    # Leave without the interpreter's teardown: joining pymongo's monitor
-    # threads and unloading FiftyOne's thousands of modules took ~1 s, a
-    # third of a one-image rerun's ingest. Every write is done by now (the
-    # database acknowledged them; the summary file is closed).
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--catalog", required=True, help="catalog Parquet")
+    parser.add_argument("--dataset", required=True, help="FiftyOne dataset name")
+    parser.add_argument("--summary", required=True, help="summary JSON to write")
+    parser.add_argument("--data-dir", help="the data_dir the catalog was made from "
+                        "(recorded in the dataset; another one is refused)")
+    parser.add_argument("--take-over", action="store_true",
+                        help="write into a dataset built from another data_dir")
+    args = parser.parse_args(argv)
+    data_dir = None if args.data_dir is None else str(canonical_dir(args.data_dir))
+    return run(args.catalog, args.dataset, args.summary, data_dir, args.take_over)
+
+
+def leave(status: int) -> None:
+    """Exit without the interpreter's teardown: joining pymongo's monitor
+    threads and unloading FiftyOne's modules took ~1 s of a one-image rerun.
+    Call only when every write is done (acknowledged, files closed)."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+if __name__ == "__main__":
+    leave(main())

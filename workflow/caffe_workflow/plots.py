@@ -221,16 +221,16 @@ def validation_html(df: pd.DataFrame) -> str:
     )
 
 
-def write_all(catalog: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike]) -> None:
+    """Write every item of OUTPUTS to `paths` ({key: file})."""
     df = load(catalog)
-    paths = {key: out_dir / name for key, name in OUTPUTS.items()}
+    paths = {key: Path(paths[key]) for key in OUTPUTS}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     plot_timeline(df, paths["timeline"])
     plot_mix(df, paths["mix"])
     plot_front_length(df, paths["fronts"])
     paths["validation"].write_text(validation_html(df), encoding="utf-8")
-    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", required=True)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    for path in write_all(args.catalog, args.out_dir).values():
+    paths = {key: Path(args.out_dir) / name for key, name in OUTPUTS.items()}
+    write_all(args.catalog, paths)
+    for path in paths.values():
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

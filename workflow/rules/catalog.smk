@@ -4,10 +4,10 @@ rule merge_catalog:
     output:
         # update(): Snakemake keeps the old catalog for the merge, which reuses
         # the rows of folders unchanged since it was written.
-        catalog=update("results/catalog.parquet"),
-        report="results/validation_report.md",
+        catalog=update(f"{RESULTS}/catalog.parquet"),
+        report=f"{RESULTS}/validation_report.md",
     log:
-        "logs/merge_catalog.log",
+        f"{LOGS}/merge_catalog.log",
     # On the submit host: at 681 rows it takes 2.7 s and peaks at 225 MB RSS
     # (measured), while a Slurm job would add a Snakemake start, queueing and
     # status polls (~45 s here).
@@ -19,8 +19,6 @@ rule merge_catalog:
         runtime=5,
     params:
         data_dir=str(DATA_DIR),
-    shell:
-        "python -m caffe_workflow.catalog --catalog {output.catalog:q}"
-        " --report {output.report:q} --images-root results/images"
-        " --data-dir {params.data_dir:q} {input:q}"
-        " 2> {log:q}"
+        images_root=f"{RESULTS}/images",
+    script:
+        "../scripts/merge_catalog.py"

@@ -4,17 +4,30 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-# Jobs run `python -m caffe_workflow...` from the installed package (make setup
-# installs it in editable mode); the Snakefile itself imports it from the tree.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-
-from caffe_workflow import OUTPUT_VERSION
-from caffe_workflow.discover import DataDirError, discover, label_paths
+try:
+    from caffe_workflow import OUTPUT_VERSION
+except ImportError:
+    sys.exit(
+        "Error: the package caffe_workflow is not importable: run this workflow "
+        f"with the project's environment ({Path(workflow.basedir) / '.venv/bin/snakemake'} "
+        f"after `make setup`), not with {sys.executable}."
+    )
+from caffe_workflow.discover import DataDirError, canonical_dir, discover, label_paths
 from caffe_workflow.download import where_to_get
+from caffe_workflow.ownership import precheck
 
 validate(config, "../schemas/config.schema.yaml")
 
-DATA_DIR = Path(config["data_dir"]).absolute()
+# One spelling of data_dir (and so of every image path) whatever form it was
+# given in: relative, with `..`, `~`, a trailing slash or through a link.
+DATA_DIR = canonical_dir(config["data_dir"])
+DATASET = config["dataset_name"]
+TAKE_OVER = str(config["take_over_dataset"]).lower() == "true"
+# Everything a run makes belongs to one dataset, which belongs to one data_dir:
+# runs for other datasets (the demo's, another data_dir's) keep their own
+# results in the same folder, and none reuses another's.
+RESULTS = f"results/{DATASET}"
+LOGS = f"logs/{DATASET}"
 
 
 def discover_or_exit():
@@ -49,7 +62,7 @@ def images():
 
 
 def image_dirs(wildcards):
-    return [f"results/images/{split}/{stem}" for split, stem in images()]
+    return [f"{RESULTS}/images/{split}/{stem}" for split, stem in images()]
 
 
 def sar_image(wildcards):
@@ -88,6 +101,11 @@ def label_signature(wildcards):
     return " ".join(signature)
 
 
+def check_dataset_owner():
+    """Before any job: stop if the dataset belongs to another data_dir (onstart)."""
+    precheck(RESULTS, DATASET, str(DATA_DIR), TAKE_OVER)
+
+
 def warn_unless_threads():
     """The per-image `run:` jobs are meant to run in threads (profiles/default)."""
     if not workflow.use_threads:
@@ -103,19 +121,19 @@ def print_summary():
     """What a run built and how to open it (called from the Snakefile's onsuccess)."""
     import json
 
-    summary_path = Path("results/ingest_summary.json")
+    summary_path = Path(RESULTS, "ingest_summary.json")
     if not summary_path.exists():
         return
     s = json.loads(summary_path.read_text())
-    lines = Path("results/validation_report.md").read_text().splitlines()
+    lines = Path(RESULTS, "validation_report.md").read_text().splitlines()
     counts = lines[2] if len(lines) > 2 else ""
     print(
         f"\nFiftyOne dataset '{s['dataset']}': {s['total']} samples "
         f"({s['added']} added, {s['updated']} updated, {s['deleted']} deleted, "
         f"{s['unchanged']} unchanged).\n"
         f"  {counts}\n"
-        f"  catalog: {Path('results/catalog.parquet').absolute()}\n"
-        f"  report:  {Path('results/validation_report.md').absolute()}\n"
+        f"  catalog: {Path(RESULTS, 'catalog.parquet').absolute()}\n"
+        f"  report:  {Path(RESULTS, 'validation_report.md').absolute()}\n"
         f"Open it:  {Path(sys.executable).parent / 'fiftyone'} app launch "
         f"{s['dataset']}   (then http://localhost:5151)",
         file=sys.stderr,

@@ -3,9 +3,11 @@
 # of a failed job, and neither a partial download nor user data may be lost.
 checkpoint fetch_data:
     output:
-        "resources/download_report.json",
+        # Per dataset: a download made for another dataset (or data_dir, a
+        # param) is never taken as this one's.
+        f"{RESULTS}/download_report.json",
     log:
-        "logs/fetch_data.log",
+        f"{LOGS}/fetch_data.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
@@ -14,8 +16,5 @@ checkpoint fetch_data:
         sha256=config["download_sha256"] or "",  # empty: not verified
         zip=config["download_zip"],
         data_dir=str(DATA_DIR),
-    shell:
-        "python -m caffe_workflow.download --url {params.url:q} --zip {params.zip:q}"
-        " --data-dir {params.data_dir:q} --sha256={params.sha256:q}"
-        " --report {output:q}"
-        " 2>&1 | tee {log:q}"
+    script:
+        "../scripts/fetch_data.py"

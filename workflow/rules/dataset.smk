@@ -1,11 +1,11 @@
 # The only rule that talks to the database: one writer, on the submit host.
 rule ingest_dataset:
     input:
-        catalog="results/catalog.parquet",
+        catalog=f"{RESULTS}/catalog.parquet",
     output:
-        summary="results/ingest_summary.json",
+        summary=f"{RESULTS}/ingest_summary.json",
     log:
-        "logs/ingest_dataset.log",
+        f"{LOGS}/ingest_dataset.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
@@ -13,7 +13,10 @@ rule ingest_dataset:
         mem_mb=1000,  # measured: 341 MB peak at 681 rows (first build)
         runtime=5,  # measured: 14 s at 681 rows
     params:
-        dataset=config["dataset_name"],
-    shell:
-        "python -m caffe_workflow.ingest --catalog {input.catalog:q}"
-        " --dataset {params.dataset:q} --summary {output.summary:q} 2> {log:q}"
+        dataset=DATASET,
+        data_dir=str(DATA_DIR),
+        take_over=TAKE_OVER,
+        # Not an output: the early owner check's cache (see ownership.py).
+        source_record=f"{RESULTS}/source.json",
+    script:
+        "../scripts/ingest_dataset.py"

@@ -10,9 +10,9 @@ rule process_image:
     input:
         image=sar_image,
     output:
-        folder=directory("results/images/{split}/{stem}"),
+        folder=directory(f"{RESULTS}/images/{{split}}/{{stem}}"),
     log:
-        messages="logs/process_image/{split}/{stem}.log",
+        messages=f"{LOGS}/process_image/{{split}}/{{stem}}.log",
     # Measured (2 cores, under load): the work peaks at 64 MB RSS and 0.7 s
     # on the largest full-size image (DBE TSX 7 m, 3330x2950). On Slurm the
     # request also covers the job's two Snakemake processes (job step and

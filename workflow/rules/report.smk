@@ -2,40 +2,39 @@
 # Captions live in workflow/report/ (reStructuredText, rendered with Jinja).
 rule plot_catalog:
     input:
-        catalog="results/catalog.parquet",
+        catalog=f"{RESULTS}/catalog.parquet",
     output:
         timeline=report(
-            "results/report/images_over_time.png",
+            f"{RESULTS}/report/images_over_time.png",
             caption="../report/images_over_time.rst",
             category="Catalog",
             labels={"figure": "images per glacier over time"},
         ),
         mix=report(
-            "results/report/quality_resolution.png",
+            f"{RESULTS}/report/quality_resolution.png",
             caption="../report/quality_resolution.rst",
             category="Catalog",
             labels={"figure": "quality factor and resolution"},
         ),
         fronts=report(
-            "results/report/front_length.png",
+            f"{RESULTS}/report/front_length.png",
             caption="../report/front_length.rst",
             category="Fronts",
             labels={"figure": "front length over time"},
         ),
         validation=report(
-            "results/report/validation.html",
+            f"{RESULTS}/report/validation.html",
             caption="../report/validation.rst",
             category="Validation",
             labels={"table": "invalid images and warnings"},
         ),
     log:
-        "logs/plot_catalog.log",
+        f"{LOGS}/plot_catalog.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    shell:
-        "python -m caffe_workflow.plots --catalog {input.catalog:q}"
-        " --out-dir results/report 2> {log:q}"
+    script:
+        "../scripts/plot_catalog.py"

@@ -1,0 +1,239 @@
+"""Which data_dir a dataset belongs to, and one ingest at a time per dataset.
+
+A dataset records the canonical data_dir it is built from in
+``dataset.info["data_dir"]``. The ingest deletes every sample whose image is
+not in its catalog, so a run from another data_dir (another folder, another
+``--config data_dir``) must not write into it: it stops, naming both folders
+and the ways out, unless ``take_over_dataset`` is set.
+
+Two ingests into one dataset at once (two folders, same data_dir) take turns:
+a lock document per dataset in the collection ``caffe_workflow_locks`` of
+FiftyOne's database, inserted atomically (unique ``_id``), kept alive by a
+heartbeat and taken over when its heartbeat is older than ``STALE_S`` (an
+ingest that was killed).
+
+The check is made twice: at the start of a run that has jobs (``precheck``,
+from the Snakefile's onstart, cached in ``results/<dataset>/source.json`` so
+that it queries the database only when the folder or data_dir is new), and
+authoritatively by the ingest under the lock before it writes anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+LOCKS = "caffe_workflow_locks"
+HEARTBEAT_S = 10.0
+STALE_S = 60.0  # a lock whose heartbeat is older belongs to a dead ingest
+WAIT_S = 1800.0  # how long an ingest waits for another one into the same dataset
+
+
+class OwnershipError(RuntimeError):
+    """The dataset belongs to another data_dir; the message says what to do."""
+
+
+class LockTimeout(RuntimeError):
+    """Another ingest into the same dataset did not finish in time."""
+
+
+def conflict(dataset: str, owner: str, data_dir: str) -> OwnershipError:
+    return OwnershipError(
+        f"dataset '{dataset}' was built from {owner}, not from {data_dir}: this run "
+        "would delete its samples. Use another dataset_name (--config "
+        "dataset_name=NAME), or take the dataset over with --config "
+        f"take_over_dataset=true (samples of images outside {data_dir} are then deleted)"
+    )
+
+
+def check_owner(
+    dataset: str, info: dict, sample_paths, data_dir: str, take_over: bool
+) -> str | None:
+    """Raise OwnershipError unless this data_dir may write into the dataset.
+
+    `info` is the dataset's info; `sample_paths` its samples' canonical
+    filepaths (only read for a dataset that records no data_dir: one built by
+    an earlier version is adopted when all its images lie in data_dir).
+    Returns the owner found (None for a new or adopted dataset).
+    """
+    owner = info.get("data_dir")
+    if take_over or owner == data_dir:
+        return owner
+    if owner is not None:
+        raise conflict(dataset, owner, data_dir)
+    prefix = data_dir.rstrip(os.sep) + os.sep
+    outside = [p for p in sample_paths if not p.startswith(prefix)]
+    if outside:
+        raise conflict(dataset, os.path.dirname(outside[0]) + " (among others)", data_dir)
+    return None
+
+
+# ---------------------------------------------------------------- the lock
+
+
+class DatasetLock:
+    """One ingest at a time per dataset name, across folders and machines that
+    share the database. `db` is the pymongo Database FiftyOne uses."""
+
+    def __init__(self, db, dataset: str, data_dir: str, wait_s: float = WAIT_S,
+                 say=None):  # fmt: skip
+        self.collection = db[LOCKS]
+        self.dataset = dataset
+        self.data_dir = data_dir
+        self.wait_s = wait_s
+        self.say = say or (lambda message: print(message, file=sys.stderr))
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _doc(self, now):
+        return {"_id": self.dataset, "token": self.token, "data_dir": self.data_dir,
+                "started": now, "heartbeat": now}  # fmt: skip
+
+    def acquire(self) -> None:
+        import pymongo.errors
+
+        deadline = time.monotonic() + self.wait_s
+        told = False
+        while True:
+            now = _now()
+            try:
+                self.collection.insert_one(self._doc(now))
+                break
+            except pymongo.errors.DuplicateKeyError:
+                pass
+            held = self.collection.find_one({"_id": self.dataset})
+            if held is None:
+                continue  # released just now
+            age = (now - _aware(held["heartbeat"])).total_seconds()
+            if age > STALE_S:
+                # Its ingest died (killed, machine lost): take the lock over,
+                # unless someone else did so first.
+                took = self.collection.find_one_and_replace(
+                    {"_id": self.dataset, "token": held["token"]}, self._doc(now)
+                )
+                if took is not None:
+                    self.say(f"took over the lock of an ingest that stopped ({held['token']}, "
+                             f"no sign of life for {age:.0f} s)")  # fmt: skip
+                    break
+                continue
+            if time.monotonic() > deadline:
+                raise LockTimeout(
+                    f"dataset '{self.dataset}' is being written by another ingest "
+                    f"({held['token']}, from {held.get('data_dir')}, since "
+                    f"{_aware(held['started']):%Y-%m-%d %H:%M:%S} UTC) for longer than "
+                    f"{self.wait_s / 60:.0f} min; rerun when it has finished"
+                )
+            if not told:
+                self.say(f"waiting for another ingest into dataset '{self.dataset}' "
+                         f"({held['token']}, from {held.get('data_dir')}) to finish")  # fmt: skip
+                told = True
+            time.sleep(1.0)
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            self.collection.update_one({"_id": self.dataset, "token": self.token},
+                                       {"$set": {"heartbeat": _now()}})  # fmt: skip
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.collection.delete_one({"_id": self.dataset, "token": self.token})
+
+    def __enter__(self) -> DatasetLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _aware(value: datetime.datetime) -> datetime.datetime:
+    """pymongo returns naive UTC datetimes by default."""
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+# ---------------------------------------------------------------- the early check
+
+
+def precheck(results: str | os.PathLike, dataset: str, data_dir: str, take_over: bool) -> None:
+    """Stop a run before any work when the dataset belongs to another data_dir.
+
+    `results/source.json` records the last data_dir checked for this dataset
+    in this folder: when it matches, nothing is asked. Otherwise the database
+    is asked by a subprocess (`python -m caffe_workflow.ownership`: importing
+    FiftyOne costs seconds and memory the Snakemake process should not carry).
+    An unreachable database is not an error here: the ingest says so at the end,
+    after the per-image work, which is kept.
+    """
+    record = Path(results) / "source.json"
+    try:
+        if json.loads(record.read_text()).get("data_dir") == data_dir:
+            return
+    except (OSError, ValueError):
+        pass
+    if not take_over:
+        done = subprocess.run(
+            [sys.executable, "-m", "caffe_workflow.ownership", dataset, data_dir],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode == 3:
+            sys.exit(f"Error: {done.stderr.strip()}")
+        if done.returncode != 0:
+            print(f"(dataset owner not checked now: {done.stderr.strip()[-300:]}; "
+                  "the ingest checks it before writing)", file=sys.stderr)  # fmt: skip
+            return
+    record_source(results, dataset, data_dir)
+
+
+def record_source(results: str | os.PathLike, dataset: str, data_dir: str) -> None:
+    from caffe_workflow.atomic import write_atomically
+
+    text = json.dumps({"dataset": dataset, "data_dir": data_dir}, indent=2) + "\n"
+    write_atomically(Path(results) / "source.json", lambda f: f.write(text.encode()))
+
+
+def _main(dataset: str, data_dir: str) -> int:
+    """Exit 0 when data_dir may write into the dataset, 3 (message on stderr)
+    when it belongs to another, 2 when the database cannot be asked."""
+    from caffe_workflow.ingest import check_database, configured_fiftyone
+
+    try:
+        check_database()
+        fo = configured_fiftyone()
+        if not fo.dataset_exists(dataset):
+            return 0
+        ds = fo.load_dataset(dataset)
+        paths = [] if ds.info.get("data_dir") else ds.distinct("filepath")
+        from caffe_workflow.discover import canonical_path
+
+        check_owner(dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir,
+                    take_over=False)  # fmt: skip
+        return 0
+    except OwnershipError as err:
+        print(err, file=sys.stderr)
+        return 3
+    except Exception as err:  # unreachable database and the like: not our call here
+        print(f"{type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    status = _main(*sys.argv[1:3])
+    sys.stderr.flush()
+    os._exit(status)  # no interpreter teardown (~1 s with FiftyOne loaded)

@@ -1,0 +1,15 @@
+"""Checkpoint fetch_data: download, verify and unpack CaFFe into data_dir."""
+
+import sys
+
+from caffe_workflow.download import main
+from caffe_workflow.scriptlog import stderr_to
+
+stderr_to(snakemake.log[0], console=True)  # noqa: F821 (progress stays visible)
+p = snakemake.params  # noqa: F821
+sys.exit(
+    main(
+        ["--url", p.url, "--zip", p.zip, "--data-dir", p.data_dir, f"--sha256={p.sha256}",
+         "--report", snakemake.output[0]]  # noqa: F821
+    )
+)  # fmt: skip

@@ -1,0 +1,16 @@
+"""Rule ingest_dataset: the catalog -> the persistent FiftyOne dataset."""
+
+from caffe_workflow.ingest import leave, run
+from caffe_workflow.scriptlog import stderr_to
+
+stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
+leave(
+    run(
+        catalog=snakemake.input.catalog,  # noqa: F821
+        dataset=snakemake.params.dataset,  # noqa: F821
+        summary=snakemake.output.summary,  # noqa: F821
+        data_dir=snakemake.params.data_dir,  # noqa: F821
+        take_over=snakemake.params.take_over,  # noqa: F821
+        source_record=snakemake.params.source_record,  # noqa: F821
+    )
+)

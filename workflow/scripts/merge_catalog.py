@@ -1,0 +1,13 @@
+"""Rule merge_catalog: the per-image folders -> catalog + validation report."""
+
+from caffe_workflow.catalog import run
+from caffe_workflow.scriptlog import stderr_to
+
+stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
+run(
+    catalog=snakemake.output.catalog,  # noqa: F821
+    report=snakemake.output.report,  # noqa: F821
+    images_root=snakemake.params.images_root,  # noqa: F821
+    data_dir=snakemake.params.data_dir,  # noqa: F821
+    image_dirs=list(snakemake.input),  # noqa: F821
+)
