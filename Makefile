@@ -18,7 +18,7 @@ SAMPLE_NAME := caffe-sample
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock requirements-mongod.lock $(SETUP_ENV)
+$(STAMP): pyproject.toml tests/pyproject.toml requirements.lock requirements-mongod.lock $(SETUP_ENV)
 	bash $(SETUP_ENV) setup
 	touch $@
 
@@ -40,7 +40,7 @@ check-mongod: $(STAMP)
 
 # Small synthetic CaFFe-format data set -> full workflow -> FiftyOne dataset.
 demo: $(STAMP)
-	$(BIN)/python -m caffe_workflow.sample_data $(SAMPLE_DIR) --count 24 --seed 1
+	$(BIN)/python -m caffe_dev.sample_data $(SAMPLE_DIR) --count 24 --seed 1
 	$(BIN)/snakemake --cores $(CORES) --config data_dir=$(SAMPLE_DIR) dataset_name=$(SAMPLE_NAME)
 
 run: $(STAMP)
@@ -57,9 +57,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
 
-# Benchmark (caffe_workflow.benchmark); extra options: make bench BENCH_ARGS="--images 100"
+# Benchmark (caffe_dev.benchmark); extra options: make bench BENCH_ARGS="--images 100"
 bench: $(STAMP)
-	$(BIN)/python -m caffe_workflow.benchmark $(BENCH_ARGS)
+	$(BIN)/python -m caffe_dev.benchmark $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

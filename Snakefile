@@ -1,5 +1,7 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
-# Stages: per-image processing (fan-out), catalog merge, dataset ingest.
+# Stages, each one rule file (workflow/rules/), one rule and one module
+# (caffe_workflow.stages): fetch (only when data_dir is missing), process
+# (per image), catalog, ingest, plots.
 import os
 
 from snakemake.utils import min_version
@@ -14,19 +16,19 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/per_image.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
-include: "workflow/rules/dataset.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/plots.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.merge_catalog.output,
-        rules.ingest_dataset.output,
-        rules.plot_catalog.output,
+        rules.catalog.output,
+        rules.ingest.output,
+        rules.plots.output,
 
 
 onstart:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from caffe_workflow.mongo import Mongod, free_port, isolated_fiftyone_env
+from caffe_dev.mongod import Mongod, free_port, isolated_fiftyone_env
 
 _STATE: dict = {}
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from caffe_workflow.mongo import free_port
-from caffe_workflow.sample_data import generate
+from caffe_dev.mongod import free_port
+from caffe_dev.sample_data import generate
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 from slurm_cluster import SBIN_PATH
 
-from caffe_workflow.sample_data import generate
+from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -90,7 +90,7 @@ def slurm_jobs(cluster, since: set[int]) -> dict[int, list[str]]:
         targets = argv[argv.index("--target-jobs") + 1 :]
         targets = targets[: next(i for i, t in enumerate(targets) if t.startswith("--"))]
         # Only per-image jobs go to Slurm: merge, plots and ingest are local.
-        assert all(t.startswith("process_image:") for t in targets), script
+        assert all(t.startswith("process:") for t in targets), script
         jobs[job_id] = sorted(re.search(r"stem=([^,]+)", t).group(1) for t in targets)
     return jobs
 

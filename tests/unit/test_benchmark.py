@@ -1,6 +1,6 @@
 """The benchmark harness end to end on a tiny generated dataset.
 
-Runs `python -m caffe_workflow.benchmark` for real (baseline, Snakemake builds
+Runs `python -m caffe_dev.benchmark` for real (baseline, Snakemake builds
 and reruns into private mongods, decode floor, a small scaling run) and checks
 that the table has every row and that the figures are plausible. Timings are
 never asserted: on a shared 2-core machine they mean nothing at this size.
@@ -30,7 +30,7 @@ PHASES = ["decode_floor", "baseline", "build", "noop", "add_one", "replace_one",
 def test_benchmark_on_tiny_data(tmp_path):
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "caffe_workflow.benchmark",
+        sys.executable, "-m", "caffe_dev.benchmark",
         "--images", str(N), "--size", "small", "--seed", "3",
         "--scaling", "--scaling-sizes", f"{N},12",
         "--data-cache", str(tmp_path / "cache"), "--out", str(out),
@@ -63,11 +63,11 @@ def test_benchmark_on_tiny_data(tmp_path):
         assert phases[name]["mongod_cpu_s"] >= 0
     assert set(phases["baseline"]["extra"]) >= {"add_samples_s", "masks_s", "thumbnails_s"}
     # The reruns did exactly what they should.
-    assert phases["build"]["extra"]["process_image_jobs"] == N
-    assert phases["noop"]["extra"]["process_image_jobs"] == 0
-    assert phases["add_one"]["extra"]["process_image_jobs"] == 1
+    assert phases["build"]["extra"]["process_jobs"] == N
+    assert phases["noop"]["extra"]["process_jobs"] == 0
+    assert phases["add_one"]["extra"]["process_jobs"] == 1
     assert phases["add_one"]["extra"]["ingest"]["added"] == 1
-    assert phases["replace_one"]["extra"]["process_image_jobs"] == 1
+    assert phases["replace_one"]["extra"]["process_jobs"] == 1
     assert phases["replace_one"]["extra"]["ingest"]["updated"] == 1
     assert phases["scale_12_add_one"]["extra"]["ingest"]["total"] == 13
 
@@ -114,14 +114,14 @@ def _baselines_under(folder: Path) -> list[str]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if "caffe_workflow.baseline" in cmdline and str(folder) in cmdline:
+        if "caffe_dev.baseline" in cmdline and str(folder) in cmdline:
             found.append(cmdline)
     return found
 
 
 def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
     cmd = [
-        sys.executable, "-m", "caffe_workflow.benchmark",
+        sys.executable, "-m", "caffe_dev.benchmark",
         "--images", "2", "--size", "small", "--skip-floor",
         "--data-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args,
     ]  # fmt: skip

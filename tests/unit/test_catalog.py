@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from caffe_workflow.catalog import merge, read_rows
-from caffe_workflow.discover import label_paths
-from caffe_workflow.process_image import process
-from caffe_workflow.sample_data import generate
+from caffe_workflow.stages.catalog import merge, read_rows
+from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.stages.process import process
+from caffe_dev.sample_data import generate
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_merge_with_previous_reads_only_new_and_rewritten_folders(
     read = []
     real = read_rows
     monkeypatch.setattr(
-        "caffe_workflow.catalog.read_rows", lambda ds: read.extend(ds) or real(ds)
+        "caffe_workflow.stages.catalog.read_rows", lambda ds: read.extend(ds) or real(ds)
     )
     incremental = merge(current, previous=catalog)
     assert sorted(read) == sorted([dirs[1], added])

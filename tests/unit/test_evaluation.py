@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from caffe_workflow import evaluation as ev
+from caffe_workflow.caffe import evaluation as ev
 from PIL import Image
 
 NA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
@@ -334,7 +334,7 @@ def _write(path, array):
 
 
 def test_fast_and_official_agree(tmp_path):
-    from caffe_workflow import official_evaluation as off
+    from caffe_dev import official_evaluation as off
 
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(3)

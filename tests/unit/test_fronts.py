@@ -1,4 +1,4 @@
-"""Tests for caffe_workflow.fronts: trace front masks into open polylines.
+"""Tests for caffe_workflow.caffe.fronts: trace front masks into open polylines.
 
 Acceptance criterion: rasterise the polylines back with thickness 1; at least
 95 % of the front pixels lie within 1 px (Chebyshev) of the raster and at
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from caffe_workflow.fronts import _simplify, polyline_length, trace_fronts
+from caffe_workflow.caffe.fronts import _simplify, polyline_length, trace_fronts
 
 # ---------------------------------------------------------------- drawing
 

@@ -25,8 +25,8 @@ from ingest_fixtures import (  # noqa: E402
     write_catalog,
 )
 
-from caffe_workflow import ingest as ig  # noqa: E402
-from caffe_workflow.mongo import free_port  # noqa: E402
+from caffe_workflow.stages import ingest as ig  # noqa: E402
+from caffe_dev.mongod import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +120,7 @@ def test_unreachable_database_is_one_clear_line_within_seconds(tmp_path):
     summary = tmp_path / "summary.json"
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.ingest", "--catalog", str(catalog),
+        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
          "--dataset", "never", "--summary", str(summary)],
         env=env, capture_output=True, text=True, timeout=60,
     )
@@ -315,7 +315,7 @@ def test_cli_writes_summary_atomically(fo, name, tmp_path, fiftyone_env):
     catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
     summary = tmp_path / "out" / "ingest_summary.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.ingest", "--catalog", str(catalog),
+        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
          "--dataset", name, "--summary", str(summary)],
         env=fiftyone_env, capture_output=True, text=True, timeout=120,
     )

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from caffe_workflow.names import GLACIERS, SENSOR_BANDS, parse_stem
+from caffe_workflow.caffe.names import GLACIERS, SENSOR_BANDS, parse_stem
 
 # One real name per glacier x satellite x resolution (../shared/CAFFE.md).
 REAL_NAMES = """

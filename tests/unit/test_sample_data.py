@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from caffe_workflow import sample_data as sd
+from caffe_dev import sample_data as sd
 
 STEM = re.compile(
     r"^(COL|JAC|Crane|DBE|Jorum|Mapple|SI)_(\d{4}-\d{2}-\d{2})_"
@@ -255,7 +255,7 @@ def test_existing_files_kept_unless_forced(tmp_path):
 
 def test_cli(tmp_path):
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "caffe_workflow.sample_data", str(tmp_path),
+    cmd = [sys.executable, "-m", "caffe_dev.sample_data", str(tmp_path),
            "--count", "2", "--seed", "4", "--first-index", "3"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     lines = done.stdout.strip().splitlines()

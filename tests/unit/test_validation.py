@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from caffe_workflow.bounding_box import read_front_extent
-from caffe_workflow.masks import check_front, check_zones
+from caffe_workflow.caffe.bounding_box import read_front_extent
+from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.parquet_row import write_table
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from caffe_workflow.discover import label_paths
-from caffe_workflow.sample_data import generate
+from caffe_workflow.caffe.layout import label_paths
+from caffe_dev.sample_data import generate
 
 from runner import REPO, catalog, package_env, results, run, tree_checksums
 
@@ -365,7 +365,7 @@ def test_decompression_bomb_is_refused_quickly_within_little_memory(corpus, tmp_
 
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.process_image", "--image", str(image),
+        [sys.executable, "-m", "caffe_workflow.stages.process", "--image", str(image),
          "--zones", str(labels["zones"]), "--front", str(labels["front"]),
          "--bbox", str(labels["bbox"]), "--split", case.split,
          "--out-dir", str(tmp_path / case.stem), "--thumbnail-height", "64"],

@@ -14,7 +14,7 @@ import pytest
 import runner
 
 from caffe_workflow.ownership import LOCKS, STALE_S, DatasetLock
-from caffe_workflow.sample_data import generate
+from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
@@ -85,8 +85,8 @@ def test_another_data_dir_stops_before_any_work(tmp_path, fiftyone_env):
     generate(first, 1, seed=41, first_index=3)
     done = runner.run(folder_a, first, name, fiftyone_env, ok=False)
     message = f"was built from {second}, not from {first}"
-    assert "Error in rule ingest_dataset" in done.log
-    assert message in (folder_a / "logs" / name / "ingest_dataset.log").read_text()
+    assert "Error in rule ingest" in done.log
+    assert message in (folder_a / "logs" / name / "ingest.log").read_text()
     assert sorted(fo.load_dataset(name).distinct("stem")) == sorted(other)
     done = runner.run(folder_a, first, name, fiftyone_env, ok=False)
     assert message in done.log and "Error in rule" not in done.log
@@ -136,7 +136,7 @@ def built(tmp_path, fiftyone_env):
 
 
 def ingest_cmd(built, summary_path):
-    return [sys.executable, "-m", "caffe_workflow.ingest", "--catalog", str(built["catalog"]),
+    return [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(built["catalog"]),
             "--dataset", built["name"], "--summary", str(summary_path),
             "--data-dir", str(built["data_dir"])]  # fmt: skip
 
@@ -192,7 +192,7 @@ def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     generate(built["data_dir"], 2, seed=46, first_index=3)
     # Both folders' runs see the new images; their ingests start together.
     runner.run(tmp_path / "work", built["data_dir"], built["name"], fiftyone_env,
-               "--omit-from", "ingest_dataset")  # fmt: skip
+               "--omit-from", "ingest")  # fmt: skip
     procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
     outputs = [p.communicate(timeout=runner.RUN_TIMEOUT)[1] for p in procs]

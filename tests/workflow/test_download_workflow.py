@@ -12,7 +12,7 @@ import pytest
 import runner
 from zip_server import ZipServer, zip_tree
 
-from caffe_workflow.sample_data import generate
+from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 

@@ -24,8 +24,8 @@ import shutil
 import pytest
 from PIL import Image, ImageOps
 
-from caffe_workflow.mongo import Mongod, free_port, isolated_fiftyone_env
-from caffe_workflow.sample_data import generate
+from caffe_dev.mongod import Mongod, free_port, isolated_fiftyone_env
+from caffe_dev.sample_data import generate
 
 from runner import (
     catalog,
@@ -180,7 +180,7 @@ def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, e
     assert unfinished, "the ingest finished before the kill"
 
     log = rerun_after_crash(workdir, data_dir, name, env)
-    assert "process_image" not in job_counts(log)  # per-image work was kept
+    assert "process" not in job_counts(log)  # per-image work was kept
 
     # A clean run on the same data, in a fresh place, is the reference.
     ref_workdir = root / "reference"
@@ -203,20 +203,20 @@ def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, e
 
 def only_ingest(log):
     jobs = job_counts(log)
-    return jobs.get("ingest_dataset") == 1 and not {"process_image", "merge_catalog"} & set(jobs)
+    return jobs.get("ingest") == 1 and not {"process", "catalog"} & set(jobs)
 
 
 def test_database_unreachable_at_ingest(reference, tmp_path, env):
     data_dir = tmp_path / "data_raw"
     shutil.copytree(reference["data_dir"], data_dir)
     workdir, name = tmp_path / "work", "faults-db"
-    ingest_log = workdir / "logs" / name / "ingest_dataset.log"
+    ingest_log = workdir / "logs" / name / "ingest.log"
 
     # A wrong URI (nothing listens there) that carries credentials.
     closed = free_port()
     wrong = dict(env, FIFTYONE_DATABASE_URI=f"mongodb://caffe:s3cret@127.0.0.1:{closed}")
     failed = run(workdir, data_dir, name, wrong, ok=False)
-    assert "Error in rule ingest_dataset" in failed.log and f"logs/{name}/ingest_dataset.log" in failed.log
+    assert "Error in rule ingest" in failed.log and f"logs/{name}/ingest.log" in failed.log
     message = ingest_log.read_text()
     assert f"cannot reach the FiftyOne database at mongodb://***@127.0.0.1:{closed}" in message
     assert "FIFTYONE_DATABASE_URI" in message
@@ -241,7 +241,7 @@ def test_database_unreachable_at_ingest(reference, tmp_path, env):
         assert f"cannot reach the FiftyOne database at {mongod.uri}" in message
         assert f"cannot reach the FiftyOne database at {mongod.uri}" in failed.log
         jobs = job_counts(failed.log)
-        assert jobs["process_image"] == 1 and jobs["ingest_dataset"] == 1, jobs
+        assert jobs["process"] == 1 and jobs["ingest"] == 1, jobs
 
         # The database is back: the rerun only ingests.
         mongod.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 import runner
 from PIL import Image, ImageOps
 
-from caffe_workflow.sample_data import generate
+from caffe_dev.sample_data import generate
 
 DATASET = "caffe-incremental-test"
 

@@ -13,8 +13,8 @@ import pytest
 import runner
 from PIL import Image
 
-from caffe_workflow.plots import OUTPUTS
-from caffe_workflow.sample_data import generate
+from caffe_workflow.stages.plots import OUTPUTS
+from caffe_dev.sample_data import generate
 
 DATASET = "caffe-report-test"
 
@@ -57,7 +57,7 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     assert "Calving-front length over time" in captions["front_length.png"]
     assert "Validation table" in captions["validation.html"]
     for name, r in results.items():
-        assert r["job_properties"]["rule"] == "plot_catalog"
+        assert r["job_properties"]["rule"] == "plots"
         header, data = r["data_uri"].split(",", 1)
         assert header.startswith("data:"), header[:40]
         embedded = base64.b64decode(data)

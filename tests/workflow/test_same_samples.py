@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import runner
 
-from caffe_workflow.sample_data import generate
+from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
@@ -86,7 +86,7 @@ def test_every_form_of_data_dir_keeps_samples_and_user_work(tmp_path, fiftyone_e
         assert (got["added"], got["updated"], got["deleted"], got["relinked"]) == (1, 0, 0, 0), (
             form, got, log)  # fmt: skip
         assert got["total"] == count, form
-        assert runner.job_counts(log).get("process_image") == 1, (form, log)
+        assert runner.job_counts(log).get("process") == 1, (form, log)
 
     ds.reload()
     on_disk = sorted(str(p) for p in data_dir.glob("sar_images/*/*.png"))

@@ -211,7 +211,7 @@ def record_source(results: str | os.PathLike, dataset: str, data_dir: str) -> No
 def _main(dataset: str, data_dir: str) -> int:
     """Exit 0 when data_dir may write into the dataset, 3 (message on stderr)
     when it belongs to another, 2 when the database cannot be asked."""
-    from caffe_workflow.ingest import check_database, configured_fiftyone
+    from caffe_workflow.stages.ingest import check_database, configured_fiftyone
 
     try:
         check_database()
@@ -220,7 +220,7 @@ def _main(dataset: str, data_dir: str) -> int:
             return 0
         ds = fo.load_dataset(dataset)
         paths = [] if ds.info.get("data_dir") else ds.distinct("filepath")
-        from caffe_workflow.discover import canonical_path
+        from caffe_workflow.caffe.layout import canonical_path
 
         check_owner(dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir,
                     take_over=False)  # fmt: skip

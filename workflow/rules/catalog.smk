@@ -1,4 +1,4 @@
-rule merge_catalog:
+rule catalog:
     input:
         image_dirs,
     output:
@@ -7,7 +7,7 @@ rule merge_catalog:
         catalog=update(f"{RESULTS}/catalog.parquet"),
         report=f"{RESULTS}/validation_report.md",
     log:
-        f"{LOGS}/merge_catalog.log",
+        f"{LOGS}/catalog.log",
     # On the submit host: at 681 rows it takes 2.7 s and peaks at 225 MB RSS
     # (measured), while a Slurm job would add a Snakemake start, queueing and
     # status polls (~45 s here).
@@ -21,4 +21,4 @@ rule merge_catalog:
         data_dir=str(DATA_DIR),
         images_root=f"{RESULTS}/images",
     script:
-        "../scripts/merge_catalog.py"
+        "../scripts/catalog.py"

@@ -12,8 +12,8 @@ except ImportError:
         f"with the project's environment ({Path(workflow.basedir) / '.venv/bin/snakemake'} "
         f"after `make setup`), not with {sys.executable}."
     )
-from caffe_workflow.discover import DataDirError, canonical_dir, discover, label_paths
-from caffe_workflow.download import where_to_get
+from caffe_workflow.caffe.layout import DataDirError, canonical_dir, discover, label_paths
+from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.ownership import precheck
 
 validate(config, "../schemas/config.schema.yaml")
@@ -39,7 +39,7 @@ def discover_or_exit():
 
 # A data_dir that exists is used as it is (and any problem with it is a one-line
 # error now, before any work); a missing one is downloaded and unpacked by the
-# fetch_data checkpoint, and its images are found after that.
+# fetch checkpoint, and its images are found after that.
 if DATA_DIR.exists():
     IMAGES = discover_or_exit()
 elif str(config["download"]).lower() == "true":
@@ -57,7 +57,7 @@ def images():
     """(split, stem) -> path of every SAR image."""
     if IMAGES is not None:
         return IMAGES
-    checkpoints.fetch_data.get()
+    checkpoints.fetch.get()
     return discover_or_exit()
 
 
@@ -111,7 +111,7 @@ def warn_unless_threads():
     if not workflow.use_threads:
         print(
             "Warning: without --force-use-threads (set in profiles/default) every "
-            "process_image job starts its own Snakemake process, ~1.7 s each. "
+            "process job starts its own Snakemake process, ~1.7 s each. "
             "Add --force-use-threads to your own --workflow-profile.",
             file=sys.stderr,
         )

@@ -95,9 +95,10 @@ cmd_setup() {
     "$UV" pip sync --quiet --python "$VPY" requirements.lock
     install_mongod
     # setuptools comes from the lock, so build without isolation (no download).
-    "$UV" pip install --quiet --python "$VPY" --no-deps --no-build-isolation -e .
-    # The project's own package is imported from the source tree (editable).
-    "$VPY" -m compileall -q workflow/caffe_workflow
+    "$UV" pip install --quiet --python "$VPY" --no-deps --no-build-isolation -e . -e tests
+    # Both packages are imported from the source tree (editable): the workflow
+    # (workflow/caffe_workflow) and the development tooling (tests/caffe_dev).
+    "$VPY" -m compileall -q workflow/caffe_workflow tests/caffe_dev
     check_mongod
 }
 

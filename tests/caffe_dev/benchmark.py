@@ -1,12 +1,12 @@
 """Benchmark: the workflow against the article's approach (issue 5).
 
-    python -m caffe_workflow.benchmark [--images 681] [--scaling] ...
+    python -m caffe_dev.benchmark [--images 681] [--scaling] ...
 
 In one invocation, on the same generated CaFFe-like data, each build in a
 fresh private mongod and a fresh results folder:
 
     decode_floor   decode every PNG (SAR, zones, fronts) once, 2 processes
-    baseline       the article's approach (caffe_workflow.baseline)
+    baseline       the article's approach (caffe_dev.baseline)
     build          snakemake --cores 2, full build
     noop           the same again: nothing to do
     add_one        after adding one image
@@ -164,7 +164,7 @@ def run_measured(phase: Phase, cmd: list[str], env: dict, log: Path, mongod=None
 
 
 def start_db(dbpath: Path):
-    from caffe_workflow.mongo import start_mongod
+    from caffe_dev.mongod import start_mongod
 
     shutil.rmtree(dbpath, ignore_errors=True)
     mongod = start_mongod(dbpath)
@@ -180,7 +180,7 @@ def stop_db(mongod) -> None:
 
 def child_env(mongod, tmpdir: Path) -> dict:
     """Environment for a phase: FiftyOne isolated on `mongod` (if any)."""
-    from caffe_workflow.mongo import isolated_fiftyone_env
+    from caffe_dev.mongod import isolated_fiftyone_env
 
     env = dict(os.environ)
     if mongod is not None:
@@ -221,14 +221,14 @@ def sample_docs(mongod, env: dict, dataset: str) -> tuple[int, int]:
 
 
 def all_files(data_dir: Path, spec) -> list[Path]:
-    from caffe_workflow.sample_data import paths
+    from caffe_dev.sample_data import paths
 
     return list(paths(data_dir, spec).values())
 
 
 def ensure_cache(cache: Path, count: int, seed: int, size: str) -> dict:
     """Images 0 .. count-1 in the cache (generated once, then kept)."""
-    from caffe_workflow.sample_data import generate
+    from caffe_dev.sample_data import generate
 
     t0 = time.perf_counter()
     stats: dict = {}
@@ -240,7 +240,7 @@ def ensure_cache(cache: Path, count: int, seed: int, size: str) -> dict:
 
 def link_images(cache: Path, dest: Path, indices, seed: int) -> list[str]:
     """Hard-link images `indices` from the cache into `dest` (copy if links fail)."""
-    from caffe_workflow.sample_data import image_spec
+    from caffe_dev.sample_data import image_spec
 
     stems = []
     for i in indices:
@@ -330,7 +330,7 @@ class Bench:
 
     # --- decode floor
     def run_floor(self, phase: Phase, data_dir: Path) -> None:
-        cmd = [sys.executable, "-m", "caffe_workflow.benchmark",
+        cmd = [sys.executable, "-m", "caffe_dev.benchmark",
                "--decode-floor-of", str(data_dir), "--cores", str(self.args.cores)]
         run_measured(phase, cmd, child_env(None, self.work),
                      self.logs / "decode_floor.log")
@@ -344,7 +344,7 @@ class Bench:
         try:
             env = child_env(mongod, root / "fiftyone")
             timings = root / "timings.json"
-            cmd = [sys.executable, "-m", "caffe_workflow.baseline",
+            cmd = [sys.executable, "-m", "caffe_dev.baseline",
                    "--data-dir", str(data_dir), "--dataset", DATASET,
                    "--thumbnails-dir", str(root / "thumbnails"), "--timings", str(timings)]
             run_measured(phase, cmd, env, self.logs / "baseline.log", mongod)
@@ -377,8 +377,8 @@ class Bench:
                      ctx["env"], log, ctx["mongod"])
         phase.images = n
         text = log.read_text(errors="replace")
-        jobs = text.count("rule process_image:")  # also matches "localrule ..." 
-        phase.extra["process_image_jobs"] = jobs
+        jobs = text.count("rule process:")  # also matches "localrule ..." 
+        phase.extra["process_jobs"] = jobs
         if expect is None:
             if "Nothing to be done" not in text:
                 raise PhaseError(f"no-op rerun did work; log {log}")
@@ -511,7 +511,7 @@ class Bench:
         lines = [
             "# CaFFe workflow benchmark",
             "",
-            f"Command: `{' '.join(['python -m caffe_workflow.benchmark'] + sys.argv[1:])}`  ",
+            f"Command: `{' '.join(['python -m caffe_dev.benchmark'] + sys.argv[1:])}`  ",
             f"Images: {a.images} ({a.size} size, seed {a.seed}); Snakemake "
             f"`--cores {a.cores} --scheduler {a.scheduler}`; {os.cpu_count()} CPUs; "
             f"host {platform.node()}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
@@ -601,7 +601,7 @@ def _cell(text) -> str:
 
 def parse_args(argv):
     env_cache = os.environ.get("CAFFE_BENCH_DATA")
-    ap = argparse.ArgumentParser(prog="python -m caffe_workflow.benchmark",
+    ap = argparse.ArgumentParser(prog="python -m caffe_dev.benchmark",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=681, help="images in the main run")
     ap.add_argument("--size", choices=("full", "small"), default="full",

@@ -1,6 +1,6 @@
-"""Rule plot_catalog: figures and the validation table for the report."""
+"""Rule plots: figures and the validation table for the report."""
 
-from caffe_workflow.plots import OUTPUTS, write_all
+from caffe_workflow.stages.plots import OUTPUTS, write_all
 from caffe_workflow.scriptlog import stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)

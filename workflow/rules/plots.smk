@@ -1,6 +1,6 @@
 # Figures and the validation table for `snakemake --report report.html`.
 # Captions live in workflow/report/ (reStructuredText, rendered with Jinja).
-rule plot_catalog:
+rule plots:
     input:
         catalog=f"{RESULTS}/catalog.parquet",
     output:
@@ -29,7 +29,7 @@ rule plot_catalog:
             labels={"table": "invalid images and warnings"},
         ),
     log:
-        f"{LOGS}/plot_catalog.log",
+        f"{LOGS}/plots.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
@@ -37,4 +37,4 @@ rule plot_catalog:
         mem_mb=2000,
         runtime=10,
     script:
-        "../scripts/plot_catalog.py"
+        "../scripts/plots.py"

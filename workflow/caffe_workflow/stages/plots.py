@@ -1,6 +1,6 @@
 """Figures and the validation table for the Snakemake report, from the catalog.
 
-    python -m caffe_workflow.plots --catalog results/catalog.parquet \
+    python -m caffe_workflow.stages.plots --catalog results/catalog.parquet \
         --out-dir results/report
 
 Writes into --out-dir (names in OUTPUTS): images per glacier over time by

@@ -16,7 +16,7 @@ per-pixel costs:
 The one step not taken verbatim is ``fil_finder.FilFinder2D`` (front models):
 its longest-path analysis is ported in :func:`longest_paths` (see there for
 what is kept and the measured agreement). The module imports neither
-fiftyone nor scikit-learn; :mod:`caffe_workflow.official_evaluation` is the
+fiftyone nor scikit-learn; :mod:`caffe_dev.official_evaluation` is the
 slow reference written from the same description.
 
 Arrays are 2-D ``uint8`` images as read from the PNGs (row, column);

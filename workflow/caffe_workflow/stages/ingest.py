@@ -2,7 +2,7 @@
 
 The only step of the workflow that talks to the database (one writer).
 
-    python -m caffe_workflow.ingest --catalog results/catalog.parquet \
+    python -m caffe_workflow.stages.ingest --catalog results/catalog.parquet \
         --dataset caffe --summary results/ingest_summary.json
 
 Samples are keyed by ``filepath`` (unique index). Each sample stores
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
-from caffe_workflow.discover import canonical_dir
+from caffe_workflow.caffe.layout import canonical_dir
 from caffe_workflow.ownership import (
     DatasetLock,
     LockTimeout,
@@ -40,7 +40,7 @@ from caffe_workflow.ownership import (
     record_source,
 )
 
-log = logging.getLogger("caffe_workflow.ingest")
+log = logging.getLogger("caffe_workflow.stages.ingest")
 
 # Bump when the mapping row -> sample changes, so every sample is rewritten once.
 INGEST_FORMAT = 1

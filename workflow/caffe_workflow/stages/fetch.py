@@ -1,6 +1,6 @@
 """Fetch, verify and unpack the CaFFe archive (`data_raw.zip`).
 
-    python -m caffe_workflow.download --url U --zip resources/data_raw.zip \
+    python -m caffe_workflow.stages.fetch --url U --zip resources/data_raw.zip \
         --data-dir data/data_raw [--sha256 H] [--report FILE]
 
 fetch()     downloads into `<zip>.part`, resumes it with HTTP Range (on a retry
@@ -680,7 +680,7 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m caffe_workflow.download",
+        prog="python -m caffe_workflow.stages.fetch",
         description="Download (resumable, verified) and unpack the CaFFe data_raw.zip.",
     )
     parser.add_argument(

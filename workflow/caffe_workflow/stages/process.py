@@ -1,6 +1,6 @@
 """Per-image step: one SAR image in, one folder of validated results out.
 
-    python -m caffe_workflow.process_image --image I --zones Z --front F --bbox B \
+    python -m caffe_workflow.stages.process --image I --zones Z --front F --bbox B \
         --split S --out-dir results/images/S/STEM --thumbnail-height 256
 
 The folder holds `metadata.parquet` (one catalog row), and, where they could be
@@ -31,10 +31,10 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 
 from caffe_workflow import OUTPUT_VERSION
-from caffe_workflow.bounding_box import read_front_extent
-from caffe_workflow.fronts import polyline_length, trace_fronts
-from caffe_workflow.masks import check_front, check_zones
-from caffe_workflow.names import parse_stem
+from caffe_workflow.caffe.bounding_box import read_front_extent
+from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
+from caffe_workflow.caffe.labels import check_front, check_zones
+from caffe_workflow.caffe.names import parse_stem
 from caffe_workflow.parquet_row import write_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest

@@ -2,7 +2,7 @@
 safe, tree check) and the command line.
 
 No internet: a ThreadingHTTPServer on 127.0.0.1 (ephemeral port, own thread)
-serves a CaFFe-format data_raw.zip built from caffe_workflow.sample_data; its
+serves a CaFFe-format data_raw.zip built from caffe_dev.sample_data; its
 modes imitate servers that drop the connection, stall or ignore Range.
 """
 
@@ -28,9 +28,9 @@ try:
 except ImportError:  # the package is not pip-installed (-e) in this venv yet
     sys.path.insert(0, str(WORKFLOW_DIR))
 
-from caffe_workflow import sample_data  # noqa: E402
+from caffe_dev import sample_data  # noqa: E402
 from zip_server import ZipServer, zip_tree  # noqa: E402
-from caffe_workflow.download import (  # noqa: E402
+from caffe_workflow.stages.fetch import (  # noqa: E402
     MIRROR_URL,
     PANGAEA_URL,
     BadArchive,
@@ -199,7 +199,7 @@ def test_killed_download_is_resumed_by_the_next_run(serve, payload, paths):
         [
             sys.executable,
             "-m",
-            "caffe_workflow.download",
+            "caffe_workflow.stages.fetch",
             *cli(server.url, zip_path, data_dir),
         ],
         env=subprocess_env(),
@@ -307,7 +307,7 @@ def test_unreachable_server_cli_prints_one_line_and_fails(paths):
         [
             sys.executable,
             "-m",
-            "caffe_workflow.download",
+            "caffe_workflow.stages.fetch",
             *cli(f"http://127.0.0.1:{closed_port()}/data_raw.zip", zip_path, data_dir),
         ],
         env=subprocess_env(),

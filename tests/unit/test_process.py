@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from caffe_workflow.discover import label_paths
-from caffe_workflow.process_image import process
-from caffe_workflow.sample_data import generate
+from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.stages.process import process
+from caffe_dev.sample_data import generate
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_bad_labels_make_the_image_invalid_but_keep_what_is_good(data_dir, tmp_p
 
 def test_per_image_step_imports_neither_numpy_pyarrow_pandas_nor_fiftyone():
     code = (
-        "import sys, caffe_workflow.process_image;"
+        "import sys, caffe_workflow.stages.process;"
         "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas', 'fiftyone')"
         " if m in sys.modules))"
     )

@@ -1,4 +1,4 @@
-"""caffe_workflow.mongo against the real mongod shipped in the venv."""
+"""caffe_dev.mongod against the real mongod shipped in the venv."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from caffe_workflow.mongo import Mongod, find_mongod, isolated_fiftyone_env, start_mongod
+from caffe_dev.mongod import Mongod, find_mongod, isolated_fiftyone_env, start_mongod
 
 
 def test_find_mongod_without_importing_fiftyone():
     code = textwrap.dedent(
         """
         import sys
-        from caffe_workflow.mongo import find_mongod
+        from caffe_dev.mongod import find_mongod
         print(find_mongod())
         assert "fiftyone" not in sys.modules, "find_mongod imported fiftyone"
         """

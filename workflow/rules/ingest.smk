@@ -1,11 +1,11 @@
 # The only rule that talks to the database: one writer, on the submit host.
-rule ingest_dataset:
+rule ingest:
     input:
         catalog=f"{RESULTS}/catalog.parquet",
     output:
         summary=f"{RESULTS}/ingest_summary.json",
     log:
-        f"{LOGS}/ingest_dataset.log",
+        f"{LOGS}/ingest.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
@@ -19,4 +19,4 @@ rule ingest_dataset:
         # Not an output: the early owner check's cache (see ownership.py).
         source_record=f"{RESULTS}/source.json",
     script:
-        "../scripts/ingest_dataset.py"
+        "../scripts/ingest.py"

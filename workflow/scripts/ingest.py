@@ -1,6 +1,6 @@
-"""Rule ingest_dataset: the catalog -> the persistent FiftyOne dataset."""
+"""Rule ingest: the catalog -> the persistent FiftyOne dataset."""
 
-from caffe_workflow.ingest import leave, run
+from caffe_workflow.stages.ingest import leave, run
 from caffe_workflow.scriptlog import stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)

@@ -1,6 +1,6 @@
-"""Rule merge_catalog: the per-image folders -> catalog + validation report."""
+"""Rule catalog: the per-image folders -> catalog + validation report."""
 
-from caffe_workflow.catalog import run
+from caffe_workflow.stages.catalog import run
 from caffe_workflow.scriptlog import stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)

@@ -6,7 +6,7 @@ zone and front masks attached inline in an autosave loop, then thumbnails via
 ``transform_images``. Reproduced here from that description, deliberately
 without the workflow's optimisations:
 
-    python -m caffe_workflow.baseline --data-dir DATA_RAW --dataset NAME \
+    python -m caffe_dev.baseline --data-dir DATA_RAW --dataset NAME \
         --thumbnails-dir DIR [--timings timings.json]
 
 Run it with FiftyOne pointed at a private database (the benchmark does).

@@ -13,7 +13,7 @@ Indices cycle through a fixed sequence of 681 (glacier, satellite, resolution)
 slots with the real per-glacier and per-satellite counts; the first seven
 slots already cover every glacier, every satellite and both splits.
 
-CLI: ``python -m caffe_workflow.sample_data OUT_DIR --count N [--seed S]
+CLI: ``python -m caffe_dev.sample_data OUT_DIR --count N [--seed S]
 [--size small|full] [--first-index K] [--force] [--jobs J]``.
 
 Uses numpy (this is a data generator, not a per-image workflow job).
@@ -482,7 +482,7 @@ def generate(out_dir, count: int, seed: int = 0, size: str = "small",
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m caffe_workflow.sample_data",
+        prog="python -m caffe_dev.sample_data",
         description="Generate deterministic CaFFe-format sample data.")
     ap.add_argument("out_dir")
     ap.add_argument("--count", type=int, required=True)

@@ -1,13 +1,13 @@
 # Downloads, verifies and unpacks CaFFe when data_dir holds none (see common.smk).
 # The zip and data_dir are not declared outputs: Snakemake deletes the outputs
 # of a failed job, and neither a partial download nor user data may be lost.
-checkpoint fetch_data:
+checkpoint fetch:
     output:
         # Per dataset: a download made for another dataset (or data_dir, a
         # param) is never taken as this one's.
         f"{RESULTS}/download_report.json",
     log:
-        f"{LOGS}/fetch_data.log",
+        f"{LOGS}/fetch.log",
     localrule: True
     conda:
         "../../envs/caffe.yaml"
@@ -17,4 +17,4 @@ checkpoint fetch_data:
         zip=config["download_zip"],
         data_dir=str(DATA_DIR),
     script:
-        "../scripts/fetch_data.py"
+        "../scripts/fetch.py"

@@ -1,6 +1,6 @@
 """Merge the per-image folders into `catalog.parquet` and a validation report.
 
-    python -m caffe_workflow.catalog --catalog results/catalog.parquet \
+    python -m caffe_workflow.stages.catalog --catalog results/catalog.parquet \
         --report results/validation_report.md --images-root results/images \
         --data-dir DATA_DIR DIR [DIR ...]
 
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from caffe_workflow.atomic import write_atomically
-from caffe_workflow.discover import discover, printable
+from caffe_workflow.caffe.layout import discover, printable
 
 # The per-image JSON columns and the typed catalog columns they become.
 _JSON_COLUMNS = {

@@ -1,8 +1,8 @@
-"""Checkpoint fetch_data: download, verify and unpack CaFFe into data_dir."""
+"""Checkpoint fetch: download, verify and unpack CaFFe into data_dir."""
 
 import sys
 
-from caffe_workflow.download import main
+from caffe_workflow.stages.fetch import main
 from caffe_workflow.scriptlog import stderr_to
 
 stderr_to(snakemake.log[0], console=True)  # noqa: F821 (progress stays visible)

@@ -1,4 +1,4 @@
-from caffe_workflow.process_image import process_and_log
+from caffe_workflow.stages.process import process_and_log
 
 
 # A `run:` block, executed in a thread of the Snakemake process itself
@@ -6,13 +6,13 @@ from caffe_workflow.process_image import process_and_log
 # a job then costs no Python start and no imports, which were half of its
 # time as a `python -m` shell command. So it runs in Snakemake's environment
 # (the project's venv), hence no conda: directive.
-rule process_image:
+rule process:
     input:
         image=sar_image,
     output:
         folder=directory(f"{RESULTS}/images/{{split}}/{{stem}}"),
     log:
-        messages=f"{LOGS}/process_image/{{split}}/{{stem}}.log",
+        messages=f"{LOGS}/process/{{split}}/{{stem}}.log",
     # Measured (2 cores, under load): the work peaks at 64 MB RSS and 0.7 s
     # on the largest full-size image (DBE TSX 7 m, 3330x2950). On Slurm the
     # request also covers the job's two Snakemake processes (job step and

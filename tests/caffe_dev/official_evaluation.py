@@ -12,11 +12,11 @@ data_processing/data_postprocessing.py), deliberately with its costs:
 - the MDE as the mean of every distance of every image concatenated.
 
 Only the FilFinder2D longest-path step is shared with the fast module
-(:func:`caffe_workflow.evaluation.longest_paths`): ``fil_finder`` does not
+(:func:`caffe_workflow.caffe.evaluation.longest_paths`): ``fil_finder`` does not
 run on the project's numpy. So the benchmark compares everything else.
 It answers "the same MDE?" and "how much faster?" for ``make bench``::
 
-    python -m caffe_workflow.official_evaluation --predictions DIR \
+    python -m caffe_dev.official_evaluation --predictions DIR \
         --data-raw DATA_RAW --kind zones|front [--split test] [--out summary.json]
 """
 
@@ -35,7 +35,7 @@ from scipy.spatial import distance
 from skimage.morphology import skeletonize
 from sklearn.metrics import jaccard_score, precision_recall_fscore_support
 
-from caffe_workflow.evaluation import longest_paths
+from caffe_workflow.caffe.evaluation import longest_paths
 
 ZONE_NAMES = ("NA", "rock", "glacier", "ocean")
 
@@ -161,7 +161,7 @@ def find_predictions(folder: str, kind: str) -> dict[str, str]:
 
 def evaluate(predictions_dir: str, data_raw: str, kind: str, split: str = "test") -> dict:
     """The official approach over one model's prediction folder; a summary like
-    :func:`caffe_workflow.evaluation.summarize` (``mde_m``, counts, ``by_*``, ``zones``)."""
+    :func:`caffe_workflow.caffe.evaluation.summarize` (``mde_m``, counts, ``by_*``, ``zones``)."""
     predictions = find_predictions(predictions_dir, kind)
     all_errors = []
     groups: dict[str, dict] = {"glacier": {}, "season": {}, "sensor": {}, "resolution": {}}
