@@ -5,6 +5,9 @@ FIFTYONE_DATABASE_DIR says. Tests and benchmarks therefore run their own
 mongod on a free loopback port and point FiftyOne at it with
 FIFTYONE_DATABASE_URI, set before fiftyone is imported (it reads its config at
 import). This module must not import fiftyone itself (that takes seconds).
+
+``Mongod(..., user=..., password=...)`` starts mongod with ``--auth``, like a
+site's shared MongoDB, and creates that user (role ``root``) on first start.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -86,6 +90,11 @@ def _child_setup_function():
 class Mongod:
     """A mongod process on 127.0.0.1 with its data in `dbpath`.
 
+    With `user` and `password` it runs with ``--auth``: the first start creates
+    that user in ``admin`` with role ``root``, later starts on the same dbpath
+    log in as it. `uri` then carries no credentials (clients must log in);
+    `admin_uri` and `uri_with()` do.
+
     Use as a context manager, or call start() and stop().
     """
 
@@ -95,17 +104,48 @@ class Mongod:
         port: int | None = None,
         binary: str | os.PathLike | None = None,
         timeout: float = 60.0,
+        user: str | None = None,
+        password: str | None = None,
     ):
+        if (user is None) != (password is None):
+            raise ValueError("give both user and password, or neither")
         self.dbpath = Path(dbpath)
         self.port = port
         self.binary = Path(binary) if binary else find_mongod()
         self.timeout = timeout
+        self.user = user
+        self.password = password
         self.log_path = self.dbpath / "mongod.log"
         self.process: subprocess.Popen | None = None
 
     @property
+    def auth(self) -> bool:
+        return self.user is not None
+
+    @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}"
+
+    def uri_with(self, user: str, password: str, auth_source: str = "admin") -> str:
+        """The URI that logs in as `user` (percent-encoded, so any character
+        may appear in the user or password)."""
+        quote = urllib.parse.quote_plus
+        return (
+            f"mongodb://{quote(user)}:{quote(password)}@127.0.0.1:{self.port}/"
+            f"?authSource={quote(auth_source)}"
+        )
+
+    @property
+    def admin_uri(self) -> str:
+        """`uri` with the credentials of the root user (when auth is on)."""
+        return self.uri_with(self.user, self.password) if self.auth else self.uri
+
+    def create_user(self, user: str, password: str, roles: list, db: str = "admin") -> None:
+        """Create a user on this (auth-enabled) server, logged in as root."""
+        import pymongo
+
+        with pymongo.MongoClient(self.admin_uri, serverSelectionTimeoutMS=5000) as client:
+            client[db].command("createUser", user, pwd=password, roles=roles)
 
     @property
     def pid(self) -> int | None:
@@ -139,6 +179,10 @@ class Mongod:
             "--logpath", str(self.log_path),
             "--logappend",
         ]  # fmt: skip
+        if self.auth:
+            cmd.append("--auth")
+        # Where this launch's lines start in the (appended) log.
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -156,6 +200,7 @@ class Mongod:
         import pymongo  # ships with fiftyone; ~0.2 s, so only imported here
 
         deadline = time.monotonic() + self.timeout
+        user_ready = not self.auth
         while True:
             code = self.process.poll()
             if code is not None:
@@ -163,14 +208,31 @@ class Mongod:
                     f"mongod exited with code {code} on port {self.port}; "
                     f"log {self.log_path}:\n{self._log_tail()}"
                 )
+            if not user_ready:
+                # Without a login the server's pid cannot be read, so wait
+                # for our own log to say the port is bound (then no other
+                # server can be answering there) before creating the user.
+                if self._listening():
+                    self._create_first_user()
+                    user_ready = True
+                else:
+                    time.sleep(0.1)
+                    continue
             client = pymongo.MongoClient(
-                self.uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250
+                self.admin_uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250
             )
             try:
                 # Check the answer comes from our process, not from another
                 # server that already holds the port.
                 if client.admin.command("serverStatus")["pid"] == self.process.pid:
                     return
+            except pymongo.errors.OperationFailure as e:
+                # AuthenticationFailed: waiting or another port will not help.
+                if e.code == 18:
+                    raise PermissionError(
+                        f"mongod on {self.uri} refuses user {self.user!r}: {self.dbpath} "
+                        "already holds users made with other credentials"
+                    ) from e
             except pymongo.errors.PyMongoError:
                 pass
             finally:
@@ -181,6 +243,29 @@ class Mongod:
                     f"log {self.log_path}:\n{self._log_tail()}"
                 )
             time.sleep(0.1)
+
+    def _listening(self) -> bool:
+        """Our mongod's log (since this launch) says it accepts connections."""
+        with contextlib.suppress(OSError), open(self.log_path, "rb") as f:
+            f.seek(self._log_offset)
+            return b'"Waiting for connections"' in f.read()
+        return False
+
+    def _create_first_user(self) -> None:
+        """Create the root user through the localhost exception: with no user
+        in the database yet, a client on loopback may create the first one.
+        On a dbpath that already has users the exception is closed
+        (Unauthorized); the login with our credentials then tells."""
+        import pymongo
+
+        with pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=5000) as client:
+            try:
+                client.admin.command(
+                    "createUser", self.user, pwd=self.password, roles=["root"]
+                )
+            except pymongo.errors.OperationFailure as e:
+                if e.code != 13:  # Unauthorized: users exist already
+                    raise
 
     def _log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):

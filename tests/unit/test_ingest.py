@@ -26,6 +26,7 @@ from ingest_fixtures import (  # noqa: E402
 )
 
 from caffe_workflow.stages import ingest as ig  # noqa: E402
+from caffe_workflow.database import mask_uri  # noqa: E402
 from caffe_dev.mongod import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,10 +93,10 @@ def assert_matches_catalog(dataset, rows: list[dict]) -> None:
 
 
 def test_mask_uri_hides_credentials():
-    assert ig.mask_uri("mongodb://caffeuser:s3cret@db.example:27017/x?authSource=admin") == (
+    assert mask_uri("mongodb://caffeuser:s3cret@db.example:27017/x?authSource=admin") == (
         "mongodb://***@db.example:27017/x?authSource=admin"
     )
-    assert ig.mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
+    assert mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
 
 
 def test_row_hash_ignores_column_order_and_sees_changes(tmp_path):

@@ -151,3 +151,23 @@ def test_conda_env_uses_the_locked_versions():
     for requirement in pip:
         name, version = requirement.split("==")
         assert locked.get(name.lower()) == version, requirement
+
+
+def test_auth_mode_requires_login_and_keeps_its_user(tmp_path):
+    password = "p@ss:w/rd%"
+    with Mongod(tmp_path / "db", user="admin", password=password) as server:
+        assert server.uri == f"mongodb://127.0.0.1:{server.port}"  # no credentials
+        assert server.admin_uri == (
+            f"mongodb://admin:p%40ss%3Aw%2Frd%25@127.0.0.1:{server.port}/?authSource=admin")
+        with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000) as anonymous:
+            with pytest.raises(pymongo.errors.OperationFailure, match="requires authentication"):
+                anonymous.caffe_test.list_collection_names()
+        with pymongo.MongoClient(server.admin_uri, serverSelectionTimeoutMS=5000) as root:
+            root.caffe_test.things.insert_one({"n": 1})
+    # A restart on the same dbpath logs in as the user made the first time ...
+    with Mongod(tmp_path / "db", user="admin", password=password) as again:
+        with pymongo.MongoClient(again.admin_uri, serverSelectionTimeoutMS=5000) as root:
+            assert root.caffe_test.things.count_documents({}) == 1
+    # ... and other credentials fail at once, not after the start timeout.
+    with pytest.raises(PermissionError, match="already holds users"):
+        Mongod(tmp_path / "db", user="admin", password="other", timeout=30).start()

@@ -12,8 +12,9 @@ the catalog and does not write unchanged ones. Only the fields declared in
 ``FIELDS`` and the tags in ``MANAGED_TAGS`` are ever written on existing
 samples, so fields, tags and saved views a user added survive every rerun.
 
-``fiftyone`` is imported lazily (it costs ~4 s), after a quick reachability
-check of the database, so a stopped mongod is reported within seconds.
+``fiftyone`` is imported lazily (it costs ~4 s), after a quick check of the
+database (caffe_workflow.database), so a stopped mongod or a wrong password is
+reported within seconds.
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ import json
 import logging
 import mimetypes
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.layout import canonical_dir
+from caffe_workflow.database import (
+    DatabaseUnreachable,
+    check_database,
+    configured_uri,
+    describe_error,
+)
 from caffe_workflow.ownership import (
     DatasetLock,
     LockTimeout,
@@ -59,8 +65,6 @@ OCEAN, GLACIER, ROCK, FRONT, EXTENT = (
     "#FF3D00",
     "#FFD400",
 )
-
-DB_CHECK_TIMEOUT_MS = 3000
 
 REQUIRED_COLUMNS = ("stem", "split", "filepath", "valid")
 
@@ -120,10 +124,6 @@ FIELDS = {
 _CHANNELS = {"1": 1, "L": 1, "P": 1, "I": 1, "I;16": 1, "F": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
-class DatabaseUnreachable(RuntimeError):
-    """The FiftyOne database cannot be reached; the message says what to do."""
-
-
 class CatalogError(ValueError):
     """The catalog cannot be ingested (missing columns, duplicate filepaths)."""
 
@@ -163,61 +163,6 @@ def row_hash(row: dict) -> str:
         [INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"), default=_json_default
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-# ---------------------------------------------------------------- database check
-
-
-def mask_uri(uri: str) -> str:
-    """The URI with any user:password replaced by ***."""
-    return re.sub(r"(?<=://)[^@/]*@", "***@", uri)
-
-
-def _configured_uri() -> str | None:
-    """The database URI FiftyOne will use, read without importing fiftyone."""
-    uri = os.environ.get("FIFTYONE_DATABASE_URI")
-    if uri:
-        return uri
-    config = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.expanduser(
-        "~/.fiftyone/config.json"
-    )
-    try:
-        with open(config) as f:
-            return json.load(f).get("database_uri")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _unreachable(uri: str | None, error: Exception) -> DatabaseUnreachable:
-    where = mask_uri(uri) if uri else "the FiftyOne-managed local database"
-    reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-    return DatabaseUnreachable(
-        f"cannot reach the FiftyOne database at {where} ({reason}); "
-        "start mongod there, or fix FIFTYONE_DATABASE_URI, then rerun"
-    )
-
-
-def check_database(uri: str | None = None, timeout_ms: int = DB_CHECK_TIMEOUT_MS) -> None:
-    """Fail fast with a clear message when the configured mongod is not up.
-
-    With no URI configured FiftyOne starts its own mongod; nothing to check.
-    """
-    uri = uri if uri is not None else _configured_uri()
-    if not uri:
-        return
-    import pymongo
-    import pymongo.errors
-
-    try:
-        client = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
-        )
-        try:
-            client.admin.command("ping")
-        finally:
-            client.close()
-    except (pymongo.errors.PyMongoError, ValueError) as e:
-        raise _unreachable(uri, e) from e
 
 
 # ---------------------------------------------------------------- row -> sample
@@ -564,11 +509,12 @@ def ingest(
     wait for it (DatasetLock).
 
     Returns the summary {added, updated, deleted, unchanged, relinked, total,
-    dataset}. Raises DatabaseUnreachable (clear message) when the database is down.
+    dataset}. Raises DatabaseUnreachable (one clear line) when the database is
+    down, refuses the login or the user lacks rights; no fiftyone import then.
     """
     t0 = time.perf_counter()
     rows = read_catalog(catalog_path)
-    uri = _configured_uri()
+    uri = configured_uri()
     check_database(uri)
     t1 = time.perf_counter()
     fo = configured_fiftyone()
@@ -581,7 +527,13 @@ def ingest(
         with lock:
             summary = _ingest(fo, rows, dataset_name, data_dir, take_over)
     except pymongo.errors.ConnectionFailure as e:
-        raise _unreachable(uri, e) from e
+        raise describe_error(uri, e) from None
+    except pymongo.errors.OperationFailure as e:
+        # A login or rights lost after the check: the same one line.
+        # Any other failure is a bug worth its traceback.
+        if e.code not in (13, 18):  # Unauthorized, AuthenticationFailed
+            raise
+        raise describe_error(uri, e) from None
     log.info(
         "ingest %s: %s (catalog + db check %.2f s, import fiftyone %.2f s, "
         "database work %.2f s)",
