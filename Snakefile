@@ -33,7 +33,6 @@ rule all:
 
 onstart:
     check_dataset_owner()
-    warn_unless_threads()
 
 
 onsuccess:

@@ -373,12 +373,15 @@ class Bench:
         summary = ctx["workdir"] / "results" / DATASET / "ingest_summary.json"
         old = summary.stat().st_mtime_ns if summary.exists() else None
         log = self.logs / f"{phase.name}.log"
+        started = time.time_ns()
         run_measured(phase, self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
                      ctx["env"], log, ctx["mongod"])
         phase.images = n
         text = log.read_text(errors="replace")
-        jobs = text.count("rule process:")  # also matches "localrule ..." 
-        phase.extra["process_jobs"] = jobs
+        phase.extra["process_jobs"] = text.count("rule process:")  # batch jobs
+        # Images processed: per-image rows written during the phase.
+        rows = (ctx["workdir"] / "results" / DATASET / "images").glob("*/*/metadata.parquet")
+        phase.extra["images_processed"] = sum(p.stat().st_mtime_ns >= started for p in rows)
         if expect is None:
             if "Nothing to be done" not in text:
                 raise PhaseError(f"no-op rerun did work; log {log}")

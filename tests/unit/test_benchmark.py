@@ -63,11 +63,11 @@ def test_benchmark_on_tiny_data(tmp_path):
         assert phases[name]["mongod_cpu_s"] >= 0
     assert set(phases["baseline"]["extra"]) >= {"add_samples_s", "masks_s", "thumbnails_s"}
     # The reruns did exactly what they should.
-    assert phases["build"]["extra"]["process_jobs"] == N
-    assert phases["noop"]["extra"]["process_jobs"] == 0
-    assert phases["add_one"]["extra"]["process_jobs"] == 1
+    assert phases["build"]["extra"]["images_processed"] == N
+    assert phases["noop"]["extra"]["images_processed"] == 0
+    assert phases["add_one"]["extra"]["images_processed"] == 1
     assert phases["add_one"]["extra"]["ingest"]["added"] == 1
-    assert phases["replace_one"]["extra"]["process_jobs"] == 1
+    assert phases["replace_one"]["extra"]["images_processed"] == 1
     assert phases["replace_one"]["extra"]["ingest"]["updated"] == 1
     assert phases["scale_12_add_one"]["extra"]["ingest"]["total"] == 13
 

@@ -1,94 +1,82 @@
-"""The catalog merge: a merge with the previous catalog equals a full merge."""
+"""Batch jobs and the catalog merge, on generated CaFFe data: a batch redoes
+exactly its images that changed; the catalog holds every batch's rows."""
 
-import os
-
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from caffe_workflow.stages.catalog import merge, read_rows
-from caffe_workflow.caffe.layout import label_paths
-from caffe_workflow.stages.process import process
 from caffe_dev.sample_data import generate
+from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.stages.catalog import merge, prune_stale, write_report
+from caffe_workflow.stages.process import run_batch
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("caffe") / "data_raw"
+@pytest.fixture
+def data_dir(tmp_path):
+    root = tmp_path / "data_raw"
     generate(root, count=6, seed=5)
     return root
 
 
-def build(data_dir, image, out_root):
-    split, stem = image.parent.name, image.stem
-    labels = label_paths(data_dir, split, stem)
-    out = out_root / split / stem
-    process(image, labels["zones"], labels["front"], labels["bbox"], split, out, 32)
+def members(data_dir, images):
+    out = []
+    for image in images:
+        split, stem = image.parent.name, image.stem
+        labels = {k: str(v) for k, v in label_paths(data_dir, split, stem).items()}
+        out.append({"split": split, "stem": stem, "image": str(image)} | labels)
     return out
 
 
-def age(path, seconds):
-    """Date `path`'s metadata back, as if written `seconds` ago."""
-    meta = path / "metadata.parquet"
-    t = meta.stat().st_mtime - seconds
-    os.utime(meta, (t, t))
+def stamps(images_root):
+    return {p.parent.name: p.stat().st_mtime_ns for p in images_root.glob("*/*/metadata.parquet")}
 
 
-@pytest.fixture
-def folders(data_dir, tmp_path):
+def test_a_batch_redoes_only_what_changed(data_dir, tmp_path):
     images = sorted((data_dir / "sar_images").glob("*/*.png"))
-    dirs = [build(data_dir, image, tmp_path / "images") for image in images[:5]]
-    for d in dirs:
-        age(d, 60)
-    catalog = tmp_path / "catalog.parquet"
-    pq.write_table(merge(dirs), catalog)
-    return images, dirs, catalog
+    rows, root = tmp_path / "b0000.parquet", tmp_path / "images"
+    batch = members(data_dir, images[:5])
+    assert run_batch(batch, rows, root, 32, workers=2) == {"processed": 5, "kept": 0}
+    first = stamps(root)
+    assert run_batch(batch, rows, root, 32) == {"processed": 0, "kept": 5}
+    assert stamps(root) == first
+
+    # A replaced image, a new member, a member gone, a folder deleted by hand.
+    with Image.open(images[1]) as im:
+        im.rotate(180).save(images[1])
+    folder = root / images[2].parent.name / images[2].stem
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()
+    batch = [m for m in batch if m["stem"] != images[3].stem] + members(data_dir, images[5:])
+    assert run_batch(batch, rows, root, 32) == {"processed": 3, "kept": 2}
+    now = stamps(root)
+    assert {s for s in now if now[s] != first.get(s)} == {images[1].stem, images[2].stem,
+                                                          images[5].stem}  # fmt: skip
+    table = pq.read_table(rows)
+    assert sorted(table.column("stem").to_pylist()) == sorted(m["stem"] for m in batch)
+    # Another thumbnail height: every member again.
+    assert run_batch(batch, rows, root, 48) == {"processed": 5, "kept": 0}
 
 
-def test_merge_with_previous_reads_only_new_and_rewritten_folders(
-    data_dir, tmp_path, folders, monkeypatch
-):
-    images, dirs, catalog = folders
-    # Rewrite one folder with different content (the image was replaced),
-    # add one, drop one.
-    replaced = images[1]
-    with Image.open(replaced) as im:
-        im.rotate(180).save(replaced)
-    build(data_dir, replaced, tmp_path / "images")
-    added = build(data_dir, images[5], tmp_path / "images")
-    current = [d for d in dirs if d != dirs[3]] + [added]
+def test_catalog_is_every_batch_and_the_report_every_flagged_row(data_dir, tmp_path):
+    images = sorted((data_dir / "sar_images").glob("*/*.png"))
+    (data_dir / "fronts" / images[4].parent.name / f"{images[4].stem}_front.png").unlink()
+    root = tmp_path / "images"
+    parts = [tmp_path / "b0000.parquet", tmp_path / "b0001.parquet"]
+    run_batch(members(data_dir, images[:4]), parts[0], root, 32)
+    run_batch(members(data_dir, images[4:]), parts[1], root, 32)
 
-    read = []
-    real = read_rows
-    monkeypatch.setattr(
-        "caffe_workflow.stages.catalog.read_rows", lambda ds: read.extend(ds) or real(ds)
-    )
-    incremental = merge(current, previous=catalog)
-    assert sorted(read) == sorted([dirs[1], added])
+    done = merge(parts, tmp_path / "catalog.parquet")
+    catalog = pq.ParquetFile(tmp_path / "catalog.parquet")
+    assert catalog.metadata.num_rows == done["rows"] == 6
+    assert catalog.metadata.num_row_groups == 2  # one batch at a time
+    assert sorted(catalog.read().column("stem").to_pylist()) == sorted(i.stem for i in images)
+    assert done["invalid"] == 1 and [r["stem"] for r in done["flagged"]] == [images[4].stem]
 
-    full = real(current).sort_by([("split", "ascending"), ("stem", "ascending")])
-    assert incremental.equals(full)
-    assert incremental.num_rows == 5
-    row = incremental.to_pylist()[[r["stem"] for r in incremental.to_pylist()].index(replaced.stem)]
-    old = pq.read_table(catalog).to_pylist()
-    assert row["image_sha256"] != next(r for r in old if r["stem"] == replaced.stem)["image_sha256"]
+    write_report(done["rows"], done["flagged"], tmp_path / "report.md", [])
+    text = (tmp_path / "report.md").read_text()
+    assert "6 images: 5 valid, 1 invalid" in text and "front mask missing" in text
 
-
-def test_nothing_changed_still_equals_a_full_merge(folders):
-    _, dirs, catalog = folders
-    assert merge(dirs, previous=catalog).equals(pq.read_table(catalog))
-
-
-def test_old_catalog_with_other_columns_is_not_reused(folders, tmp_path):
-    _, dirs, catalog = folders
-    old = pq.read_table(catalog)
-    pq.write_table(old.append_column("retired", pa.array([1] * old.num_rows)), catalog)
-    assert merge(dirs, previous=catalog).equals(merge(dirs))
-
-
-def test_unreadable_old_catalog_means_a_full_merge(folders, capsys):
-    _, dirs, catalog = folders
-    catalog.write_bytes(b"not parquet")
-    assert merge(dirs, previous=catalog).equals(merge(dirs))
-    assert "not reusing" in capsys.readouterr().err
+    kept = done["keys"][1:]
+    removed = prune_stale(root, kept)
+    assert [p.name for p in removed] == [done["keys"][0][1]]

@@ -1,14 +1,11 @@
-"""Mask validation, bounding boxes and the stdlib Parquet writer."""
+"""Mask validation and bounding boxes."""
 
-import datetime as dt
 
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from caffe_workflow.caffe.bounding_box import read_front_extent
 from caffe_workflow.caffe.labels import check_front, check_zones
-from caffe_workflow.parquet_row import write_table
 
 
 def zones_image(values, size=(40, 30)):
@@ -85,33 +82,3 @@ def test_bad_bounding_boxes_are_named(tmp_path, text, message):
     problems = []
     assert read_front_extent(path, 100, 80, problems) is None
     assert message in problems[0] and path.name in problems[0]
-
-
-def test_parquet_writer_round_trips_through_pyarrow(tmp_path):
-    columns = {
-        "flag": "bool",
-        "small": "int32",
-        "big": "int64",
-        "ratio": "double",
-        "text": "string",
-        "day": "date",
-    }
-    rows = [
-        {
-            "flag": i % 3 == 0 if i % 4 else None,
-            "small": -i,
-            "big": None if i % 2 else 2**40 + i,
-            "ratio": i / 7,
-            "text": None if i == 5 else f"héllo $;('\" {i}" * i,
-            "day": dt.date(1995, 11, 13) + dt.timedelta(days=97 * i),
-        }
-        for i in range(37)
-    ]
-    path = tmp_path / "rows.parquet"
-    write_table(path, columns, rows)
-    table = pq.read_table(path)
-    assert [f.name for f in table.schema] == list(columns)
-    assert str(table.schema.field("day").type) == "date32[day]"
-    assert str(table.schema.field("text").type) == "string"
-    assert table.to_pylist() == rows
-    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind

@@ -1,9 +1,10 @@
 """CaFFe workflow: per-image processing, catalog merge and FiftyOne ingest.
 
-Keep this module cheap to import: the Snakefile and every per-image job load it.
+Keep this module cheap to import: the Snakefile loads it at every start.
 """
 
 # Bump when a change to the package changes what the per-image step writes.
-# The rules pass it as a param, so Snakemake reruns exactly the affected jobs,
+# It is a param of the per-image rule and part of every image's fingerprint,
+# so the batch jobs redo every image once,
 # while comments and refactors rerun nothing.
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3

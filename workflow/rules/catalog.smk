@@ -1,10 +1,8 @@
 rule catalog:
     input:
-        image_dirs,
+        batch_files,
     output:
-        # update(): Snakemake keeps the old catalog for the merge, which reuses
-        # the rows of folders unchanged since it was written.
-        catalog=update(f"{RESULTS}/catalog.parquet"),
+        catalog=f"{RESULTS}/catalog.parquet",
         report=f"{RESULTS}/validation_report.md",
     log:
         f"{LOGS}/catalog.log",

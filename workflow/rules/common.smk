@@ -1,4 +1,6 @@
 import functools
+import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +14,13 @@ except ImportError:
         f"with the project's environment ({Path(workflow.basedir) / '.venv/bin/snakemake'} "
         f"after `make setup`), not with {sys.executable}."
     )
-from caffe_workflow.caffe.layout import DataDirError, canonical_dir, discover, label_paths
+import caffe_workflow.batches as batches_mod
+from caffe_workflow.caffe.layout import (
+    DataDirError,
+    canonical_dir,
+    discover,
+    label_paths,
+)
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.ownership import precheck
 
@@ -32,89 +40,104 @@ LOGS = f"logs/{DATASET}"
 
 def discover_or_exit():
     try:
-        return discover(DATA_DIR).images
+        return discover(DATA_DIR)
     except DataDirError as err:
         sys.exit(f"Error: {err}.")
+
+
+MANIFEST = f"{RESULTS}/batches.tsv"
+BATCH_BYTES = int(config["batch_mb"] * 1e6)
+
+
+def from_manifest():
+    """(split, stem) -> path of the manifest's images: what a job started by a
+    cluster executor needs, without listing data_dir again on the node."""
+    folders = {}
+    found = {}
+    for split, stem in batches_mod.read(MANIFEST):
+        if split not in folders:
+            folders[split] = canonical_dir(DATA_DIR / "sar_images" / split)
+        found[(split, stem)] = folders[split] / f"{stem}.png"
+    return found
+
+
+@functools.cache
+def layout():
+    """(images, batches): (split, stem) -> SAR image path, and batch -> its
+    members' keys. The main process lists data_dir and updates the manifest
+    (caffe_workflow.batches); a job on a cluster node reads the manifest."""
+    if not workflow.is_main_process and Path(MANIFEST).exists():
+        found = from_manifest()
+        return found, batches_mod.update(
+            MANIFEST, {k: 0 for k in found}, BATCH_BYTES, False
+        )
+    if not DATA_DIR.exists():
+        checkpoints.fetch.get()  # downloads and unpacks it first
+    found = discover_or_exit()
+    members = batches_mod.update(
+        MANIFEST, found.sizes, BATCH_BYTES, workflow.is_main_process
+    )
+    return found.images, members
 
 
 # A data_dir that exists is used as it is (and any problem with it is a one-line
 # error now, before any work); a missing one is downloaded and unpacked by the
 # fetch checkpoint, and its images are found after that.
 if DATA_DIR.exists():
-    IMAGES = discover_or_exit()
-elif str(config["download"]).lower() == "true":
-    IMAGES = None
-else:
+    layout()
+elif str(config["download"]).lower() != "true":
     sys.exit(f"Error: data_dir {DATA_DIR} does not exist. {where_to_get()}")
 
 
 wildcard_constraints:
-    split="train|test",
-    stem="[^/]+",
+    batch="b[0-9]+",
 
 
-def images():
-    """(split, stem) -> path of every SAR image."""
-    if IMAGES is not None:
-        return IMAGES
-    checkpoints.fetch.get()
-    return discover_or_exit()
+def batch_files(wildcards):
+    return [f"{RESULTS}/batches/{batch}.parquet" for batch in layout()[1]]
 
 
-def image_dirs(wildcards):
-    return [f"{RESULTS}/images/{split}/{stem}" for split, stem in images()]
+def batch_images(wildcards):
+    images = layout()[0]
+    return [str(images[key]) for key in layout()[1][wildcards.batch]]
 
 
-def sar_image(wildcards):
-    return str(images()[(wildcards.split, wildcards.stem)])
+def batch_members(wildcards):
+    """What the batch job needs of each member: its image and label paths."""
+    images = layout()[0]
+    members = []
+    for split, stem in layout()[1][wildcards.batch]:
+        labels = label_paths(DATA_DIR, split, stem)
+        members.append(
+            {"split": split, "stem": stem, "image": str(images[(split, stem)])}
+            | {name: str(path) for name, path in labels.items()}
+        )
+    return members
 
 
-@functools.cache
-def labels_of(split, stem):
-    """The label files of one image (four params of its job ask for them)."""
-    return label_paths(DATA_DIR, split, stem)
+def batch_labels(wildcards):
+    """A digest of the size and mtime of the batch's label files.
 
-
-def label_path(name):
-    def get(wildcards):
-        return str(labels_of(wildcards.split, wildcards.stem)[name])
-
-    return get
-
-
-def label_signature(wildcards):
-    """Size and mtime of the image's label files ("missing" when absent).
-
-    The labels are params, not inputs: each time a job finishes, Snakemake's
-    scheduler stats every input of every job still waiting, a cost that grows
-    with the square of the number of images (measured: most of the 94 s of CPU
-    the main Snakemake process spent on 681 images with four inputs per job).
-    As a param, a label that is edited, added or removed still reruns its job.
+    The labels are a param, not inputs: a label that is edited, added or
+    removed reruns its batch's job (which then redoes only that image), while
+    Snakemake handles one input per image instead of four.
     """
-    signature = []
-    for name, path in labels_of(wildcards.split, wildcards.stem).items():
-        try:
-            stat = path.stat()
-            signature.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
-        except FileNotFoundError:
-            signature.append(f"{name}:missing")
-    return " ".join(signature)
+    digest = hashlib.sha1()
+    for member in batch_members(wildcards):
+        for name in ("zones", "front", "bbox"):
+            try:
+                stat = os.stat(member[name])
+                digest.update(
+                    f"{member[name]}:{stat.st_size}:{stat.st_mtime_ns};".encode()
+                )
+            except FileNotFoundError:
+                digest.update(f"{member[name]}:missing;".encode())
+    return digest.hexdigest()
 
 
 def check_dataset_owner():
     """Before any job: stop if the dataset belongs to another data_dir (onstart)."""
     precheck(RESULTS, DATASET, str(DATA_DIR), TAKE_OVER)
-
-
-def warn_unless_threads():
-    """The per-image `run:` jobs are meant to run in threads (profiles/default)."""
-    if not workflow.use_threads:
-        print(
-            "Warning: without --force-use-threads (set in profiles/default) every "
-            "process job starts its own Snakemake process, ~1.7 s each. "
-            "Add --force-use-threads to your own --workflow-profile.",
-            file=sys.stderr,
-        )
 
 
 def print_summary():

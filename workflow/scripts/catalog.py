@@ -1,4 +1,4 @@
-"""Rule catalog: the per-image folders -> catalog + validation report."""
+"""Rule catalog: the batches' rows -> catalog + validation report."""
 
 from caffe_workflow.stages.catalog import run
 from caffe_workflow.scriptlog import stderr_to
@@ -9,5 +9,5 @@ run(
     report=snakemake.output.report,  # noqa: F821
     images_root=snakemake.params.images_root,  # noqa: F821
     data_dir=snakemake.params.data_dir,  # noqa: F821
-    image_dirs=list(snakemake.input),  # noqa: F821
+    batch_files=list(snakemake.input),  # noqa: F821
 )

@@ -21,6 +21,7 @@ class DataDirError(Exception):
 class Discovery:
     images: dict[tuple[str, str], Path] = field(default_factory=dict)  # (split, stem)
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
+    sizes: dict[tuple[str, str], int] = field(default_factory=dict)  # bytes of each image
 
 
 def canonical_dir(folder: str | os.PathLike) -> Path:
@@ -102,6 +103,7 @@ def discover(data_dir: Path) -> Discovery:
                     found.ignored.append((path, "name contains { or }: rename the file"))
                 else:
                     found.images[(entry.name, path.stem)] = path
+                    found.sizes[(entry.name, path.stem)] = item.stat().st_size
     if not found.images:
         raise DataDirError(
             f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)"

@@ -1,84 +1,111 @@
-"""Per-image step: one SAR image in, one folder of validated results out.
+"""Stage `process`: SAR images in, one folder of validated results per image out.
+
+The rule runs one job per batch of images (caffe_workflow.batches); the job
+calls `run_batch`, which processes, in a pool of threads, the members whose
+inputs changed since its last run and writes every member's row to the
+batch's Parquet file, which the catalog stage concatenates. By hand, one image:
 
     python -m caffe_workflow.stages.process --image I --zones Z --front F --bbox B \
-        --split S --out-dir results/images/S/STEM --thumbnail-height 256
+        --split S --out-dir results/caffe/images/S/STEM --thumbnail-height 256
 
-The folder holds `metadata.parquet` (one catalog row), and, where they could be
-made, `thumbnail.jpg`, `zones.png` and `front.png` (byte copies of masks that
-passed validation). Everything is written into a hidden sibling folder first and
-renamed at the end, so the folder is either complete or absent.
+An image's folder holds `metadata.parquet` (its catalog row) and, where they
+could be made, `thumbnail.jpg`, `zones.png` and `front.png` (byte copies of
+masks that passed validation). Everything is written into a hidden sibling
+folder first and renamed at the end, so the folder is either complete or absent.
 
 Bad input never fails the job: what is wrong goes into the row's `problems`
 (the image is invalid) or `warnings` (it was handled), and the job succeeds.
-
-The workflow calls `process_and_log` in threads of the Snakemake process (a
-`run:` rule), so this must be thread-safe (no process-wide state such as
-warnings filters) and cheap to import: only the standard library and Pillow.
+`process` runs in threads (Pillow's decoding, resizing and hashing release
+the interpreter lock), so it keeps no process-wide state such as warnings filters.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import hashlib
 import io
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from PIL import Image
 from PIL.PngImagePlugin import PngImageFile
 
 from caffe_workflow import OUTPUT_VERSION
+from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.bounding_box import read_front_extent
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
-from caffe_workflow.parquet_row import write_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
 MAX_PIXELS = 64_000_000
 
-# The per-image row; the catalog merge turns the *_json columns into lists.
-COLUMNS = {
-    "stem": "string",
-    "split": "string",
-    "filepath": "string",
-    "glacier": "string",
-    "glacier_name": "string",
-    "date_taken": "date",
-    "year": "int32",
-    "season": "string",
-    "hemisphere": "string",
-    "satellite": "string",
-    "sensor_band": "string",
-    "spatial_resolution": "int32",
-    "quality_factor": "int32",
-    "orbit": "string",
-    "modality": "string",
-    "width": "int32",
-    "height": "int32",
-    "size_bytes": "int64",
-    "image_sha256": "string",
-    "image_mode": "string",
-    "zone_na_fraction": "double",
-    "zone_rock_fraction": "double",
-    "zone_glacier_fraction": "double",
-    "zone_ocean_fraction": "double",
-    "front_pixels": "int64",
-    "front_length_km": "double",
-    "front_lines_json": "string",
-    "front_extent_json": "string",
-    "valid": "bool",
-    "problems_json": "string",
-    "warnings_json": "string",
-    "zones_path": "string",
-    "front_path": "string",
-    "thumbnail_path": "string",
-    "output_version": "int32",
-}
+# One row per image: the catalog's columns (README, "The catalog").
+ROW_SCHEMA = pa.schema(
+    [
+        ("stem", pa.string()),
+        ("split", pa.string()),
+        ("filepath", pa.string()),
+        ("glacier", pa.string()),
+        ("glacier_name", pa.string()),
+        ("date_taken", pa.date32()),
+        ("year", pa.int32()),
+        ("season", pa.string()),
+        ("hemisphere", pa.string()),
+        ("satellite", pa.string()),
+        ("sensor_band", pa.string()),
+        ("spatial_resolution", pa.int32()),
+        ("quality_factor", pa.int32()),
+        ("orbit", pa.string()),
+        ("modality", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("size_bytes", pa.int64()),
+        ("image_sha256", pa.string()),
+        ("image_mode", pa.string()),
+        ("zone_na_fraction", pa.float64()),
+        ("zone_rock_fraction", pa.float64()),
+        ("zone_glacier_fraction", pa.float64()),
+        ("zone_ocean_fraction", pa.float64()),
+        ("front_pixels", pa.int64()),
+        ("front_length_km", pa.float64()),
+        ("front_lines", pa.list_(pa.list_(pa.list_(pa.float64())))),
+        ("front_extent", pa.list_(pa.float64())),
+        ("valid", pa.bool_()),
+        ("problems", pa.list_(pa.string())),
+        ("warnings", pa.list_(pa.string())),
+        ("zones_path", pa.string()),
+        ("front_path", pa.string()),
+        ("thumbnail_path", pa.string()),
+        ("output_version", pa.int32()),
+        # Size and mtime of the image and its labels, the thumbnail height and
+        # OUTPUT_VERSION when the row was made: a batch job redoes an image
+        # only when this changes (or its folder is gone).
+        ("fingerprint", pa.string()),
+    ]
+)
+
+
+def rows_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def fingerprint(image, zones, front, bbox, thumbnail_height: int) -> str:
+    """What the row of an image depends on, short of reading the files."""
+    parts = [str(OUTPUT_VERSION), str(thumbnail_height)]
+    for path in (image, zones, front, bbox):
+        try:
+            stat = os.stat(path)
+            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+        except FileNotFoundError:
+            parts.append("missing")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
 def _open(
@@ -158,6 +185,7 @@ def process(
     thumbnail_height: int,
 ) -> dict:
     """Build the folder `out_dir` for one image; returns the row written."""
+    stamp = fingerprint(image_path, zones_path, front_path, bbox_path, thumbnail_height)
     image_path = image_path.absolute()
     out_dir = out_dir.absolute()
     stem = image_path.stem
@@ -189,6 +217,7 @@ def process(
         "size_bytes": len(data),
         "image_sha256": hashlib.sha256(data).hexdigest(),
         "output_version": OUTPUT_VERSION,
+        "fingerprint": stamp,
     }
 
     image = _open(image_path, "image", problems, data)
@@ -218,12 +247,10 @@ def process(
                 front.crop((left, top, right, bottom)).tobytes(), right - left, bottom - top
             )
             w, h = size
-            row["front_lines_json"] = json.dumps(
-                [
-                    [[round((x + left) / w, 6), round((y + top) / h, 6)] for x, y in line]
-                    for line in lines
-                ]
-            )
+            row["front_lines"] = [
+                [[round((x + left) / w, 6), round((y + top) / h, 6)] for x, y in line]
+                for line in lines
+            ]
             if name.spatial_resolution:
                 length_px = sum(polyline_length(line) for line in lines)
                 row["front_length_km"] = length_px * name.spatial_resolution / 1000
@@ -232,39 +259,75 @@ def process(
 
         extent = read_front_extent(bbox_path, *size, problems)
         if extent is not None:
-            row["front_extent_json"] = json.dumps([round(v, 6) for v in extent])
+            row["front_extent"] = [round(v, 6) for v in extent]
 
     row["valid"] = not problems
-    row["problems_json"] = json.dumps(problems)
-    row["warnings_json"] = json.dumps(warns)
-    write_table(work / "metadata.parquet", COLUMNS, [row])
+    row["problems"] = problems
+    row["warnings"] = warns
+    pq.write_table(rows_table([row]), work / "metadata.parquet")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(work, out_dir)
     return row
 
 
-def process_and_log(
-    image: str,
-    zones: str,
-    front: str,
-    bbox: str,
-    split: str,
-    out_dir: str,
-    thumbnail_height: int,
-    log: str | None = None,
-) -> dict:
-    """`process`, then one line per problem or warning, naming the image, to
-    `log` (stderr when None). The Snakemake rule calls this in-process."""
-    row = process(
-        Path(image), Path(zones), Path(front), Path(bbox), split, Path(out_dir), thumbnail_height
-    )
-    lines = [f"{image}: invalid: {p}\n" for p in json.loads(row["problems_json"])]
-    lines += [f"{image}: warning: {w}\n" for w in json.loads(row["warnings_json"])]
-    if log is None:
-        sys.stderr.writelines(lines)
-    else:
-        Path(log).write_text("".join(lines))
-    return row
+def _messages(image, row: dict) -> list[str]:
+    """One line per problem or warning, naming the image."""
+    return [f"{image}: invalid: {p}\n" for p in row["problems"]] + [
+        f"{image}: warning: {w}\n" for w in row["warnings"]
+    ]
+
+
+def process_and_log(member: dict, images_root: Path, thumbnail_height: int) -> tuple[dict, list]:
+    """`process` one batch member ({split, stem, image, zones, front, bbox})."""
+    out_dir = Path(images_root) / member["split"] / member["stem"]
+    row = process(Path(member["image"]), Path(member["zones"]), Path(member["front"]),
+                  Path(member["bbox"]), member["split"], out_dir, thumbnail_height)  # fmt: skip
+    return row, _messages(member["image"], row)
+
+
+def run_batch(
+    members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
+    thumbnail_height: int, workers: int = 1,
+) -> dict:  # fmt: skip
+    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}.
+
+    A member is processed when the previous rows (`rows_path`, kept by
+    Snakemake as an update() output) hold no row for it, its fingerprint
+    changed or its folder is gone; the rows of the others are kept as they
+    are. Every member's problems and warnings go to stderr (the job's log).
+    """
+    rows_path, images_root = Path(rows_path), Path(images_root)
+    old = {}
+    if rows_path.exists():
+        try:
+            previous = pq.read_table(rows_path)
+            if previous.schema.equals(ROW_SCHEMA):
+                old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
+        except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
+            print(f"not reusing {rows_path} ({err})", file=sys.stderr)
+    todo, rows = [], {}
+    for m in members:
+        key = (m["split"], m["stem"])
+        row = old.get(key)
+        if (
+            row is None
+            or row["fingerprint"]
+            != fingerprint(m["image"], m["zones"], m["front"], m["bbox"], thumbnail_height)
+            or not (images_root / m["split"] / m["stem"]).is_dir()
+        ):
+            todo.append(m)
+        else:
+            rows[key] = row
+            sys.stderr.writelines(_messages(m["image"], row))
+    with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
+        for m, (row, lines) in zip(todo, pool.map(
+            lambda m: process_and_log(m, images_root, thumbnail_height), todo
+        )):  # fmt: skip
+            rows[(m["split"], m["stem"])] = row
+            sys.stderr.writelines(lines)
+    table = rows_table([rows[key] for key in sorted(rows)])
+    write_atomically(rows_path, lambda f: pq.write_table(table, f))
+    return {"processed": len(todo), "kept": len(members) - len(todo)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,15 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--thumbnail-height", type=int, default=256)
     args = parser.parse_args(argv)
-    process_and_log(
-        args.image,
-        args.zones,
-        args.front,
-        args.bbox,
-        args.split,
-        args.out_dir,
-        args.thumbnail_height,
-    )
+    row = process(args.image, args.zones, args.front, args.bbox, args.split, args.out_dir,
+                  args.thumbnail_height)  # fmt: skip
+    sys.stderr.writelines(_messages(args.image, row))
     return 0
 
 

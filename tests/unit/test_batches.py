@@ -1,0 +1,46 @@
+"""caffe_workflow.batches: batches sized by bytes, members fixed once assigned."""
+
+from caffe_workflow import batches
+
+MB = 1_000_000
+
+
+def keys(n, split="train"):
+    return {(split, f"img{i:03d}"): 400 * 1000 for i in range(n)}  # 0.4 MB each
+
+
+def test_first_assignment_fills_batches_to_the_budget():
+    got = batches.assign(keys(7), {}, budget=1 * MB)
+    # 0.4 + 0.4 + 0.4 reaches 1 MB with the third image; then a new batch.
+    names = [got[k][0] for k in sorted(got)]
+    assert names == ["b0000"] * 3 + ["b0001"] * 3 + ["b0002"]
+
+
+def test_new_images_join_the_last_batch_and_never_move_the_others():
+    first = batches.assign(keys(7), {}, budget=1 * MB)
+    more = keys(9)
+    again = batches.assign(more, first, budget=1 * MB)
+    assert all(again[k] == first[k] for k in first)
+    assert [again[k][0] for k in sorted(set(more) - set(first))] == ["b0002", "b0002"]
+
+
+def test_gone_images_leave_their_batch_and_names_are_not_reused_while_used():
+    first = batches.assign(keys(7), {}, budget=1 * MB)
+    fewer = {k: v for k, v in keys(7).items() if k[1] not in ("img000", "img006")}
+    again = batches.assign(fewer, first, budget=1 * MB)
+    assert set(again) == set(fewer) and all(again[k] == first[k] for k in fewer)
+    # b0002 lost its only image: a new image opens b0002 again as the last batch.
+    newer = fewer | {("test", "new"): 100}
+    assert batches.assign(newer, again, budget=1 * MB)[("test", "new")][0] == "b0002"
+
+
+def test_manifest_round_trip_and_update(tmp_path):
+    path = tmp_path / "batches.tsv"
+    members = batches.update(path, keys(4), budget=1 * MB)
+    assert members == {"b0000": sorted(keys(3)), "b0001": [("train", "img003")]}
+    mtime = path.stat().st_mtime_ns
+    assert batches.update(path, keys(4), budget=1 * MB) == members
+    assert path.stat().st_mtime_ns == mtime  # unchanged: not rewritten
+    assert batches.update(path, keys(5), budget=1 * MB, save=False)["b0001"] == [
+        ("train", "img003"), ("train", "img004")]  # fmt: skip
+    assert batches.read(path) == batches.assign(keys(4), {}, budget=1 * MB)

@@ -1,0 +1,93 @@
+"""Which images each per-image job processes: batches sized by work, fixed once made.
+
+Snakemake's cost grows with its number of jobs (every start builds and checks
+the whole DAG; on Slurm every job is a submission and a Snakemake start), so
+the per-image work runs in batches of images, each batch one job: about
+`budget` bytes of SAR PNG (decoding is most of the work, and it grows with
+the file size). A batch's members never change, except that images that are
+gone leave it, so adding images never touches a full batch: new images fill
+the last batch while it is under budget, then open new ones. Inside a job,
+only the members whose inputs changed are processed again (stages/process.py),
+so a new image costs one image of work, not a batch's.
+
+The assignment is kept in `results/<dataset>/batches.tsv` (batch, split,
+stem, bytes), rewritten only when it changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from caffe_workflow.atomic import write_atomically
+
+Key = tuple[str, str]  # (split, stem)
+FIELDS = ("batch", "split", "stem", "bytes")
+
+
+def batch_name(number: int) -> str:
+    return f"b{number:04d}"
+
+
+def read(path: str | os.PathLike) -> dict[Key, tuple[str, int]]:
+    """(split, stem) -> (batch, bytes); empty when there is no manifest yet."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    except FileNotFoundError:
+        return {}
+    return {(r["split"], r["stem"]): (r["batch"], int(r["bytes"])) for r in rows}
+
+
+def assign(
+    images: dict[Key, int], previous: dict[Key, tuple[str, int]], budget: int
+) -> dict[Key, tuple[str, int]]:
+    """Batches for `images` ({key: bytes}): previous members stay where they
+    were (gone ones leave), new ones (in key order) fill the last batch while
+    it holds less than `budget` bytes, then new batches. Deterministic."""
+    kept = {key: previous[key] for key in images if key in previous}
+    sizes: dict[str, int] = {}
+    for batch, size in kept.values():
+        sizes[batch] = sizes.get(batch, 0) + size
+    # Numbering continues after every batch ever made, so that a batch name is
+    # never reused for other images (a stale output could pass for it).
+    numbers = [int(batch[1:]) for batch, _ in previous.values()]
+    last = max(numbers) if numbers else -1
+    current = batch_name(last) if last >= 0 and batch_name(last) in sizes else None
+    for key in sorted(k for k in images if k not in kept):
+        size = images[key]
+        if current is None or sizes[current] >= budget:
+            last += 1
+            current = batch_name(last)
+            sizes[current] = 0
+        kept[key] = (current, size)
+        sizes[current] += size
+    return kept
+
+
+def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(FIELDS)
+    for (split, stem), (batch, size) in sorted(batches.items(), key=lambda i: (i[1][0], i[0])):
+        writer.writerow((batch, split, stem, size))
+    data = buffer.getvalue().encode()
+    write_atomically(path, lambda f: f.write(data))
+
+
+def update(
+    path: str | os.PathLike, images: dict[Key, int], budget: int, save: bool = True
+) -> dict[str, list[Key]]:
+    """Read the manifest, assign `images`, write it back if it changed (and
+    `save`); returns batch -> its members' keys, in key order."""
+    previous = read(path)
+    batches = assign(images, previous, budget)
+    if save and batches != previous:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write(path, batches)
+    members: dict[str, list[Key]] = {}
+    for key in sorted(batches):
+        members.setdefault(batches[key][0], []).append(key)
+    return members
