@@ -109,11 +109,8 @@ def _size(path: Path) -> int:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(4 * CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _write_json(path: Path, data: dict) -> None:
