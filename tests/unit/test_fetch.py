@@ -51,7 +51,7 @@ FAST = {"backoff": 0.01, "progress": False}
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # urllib honours *_proxy variables; the loopback server must be reached directly.
+    # requests honours *_proxy variables; the loopback server must be reached directly.
     for var in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
         monkeypatch.delenv(var.upper(), raising=False)

@@ -14,7 +14,8 @@ has_caffe() tells whether data_dir already holds CaFFe images.
 
 Every failure the user can act on raises DownloadError (or a subclass) with a
 one-line message; the command line prints it without a traceback.
-Only the standard library is imported: the Snakefile imports this module.
+The Snakefile imports where_to_get() at parse time, so requests and tqdm are
+imported only by the functions that download.
 """
 
 from __future__ import annotations
@@ -22,20 +23,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import ssl
 import stat
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
@@ -55,7 +52,13 @@ MAX_BACKOFF = 60.0
 # A server that cannot be reached at all (refused, DNS, connect timeout) is
 # tried this often before giving up: the user gets the error within seconds.
 CONNECT_ATTEMPTS = 3
-USER_AGENT = "caffe-workflow-download/1 (+python urllib)"
+# Answers worth another try; any other 3xx/4xx/5xx answer is final.
+RETRY_STATUS = frozenset((408, 429, *range(500, 600)))
+USER_AGENT = "caffe-workflow-download/2 (+python requests)"
+PROGRESS_FORMAT = (
+    "{desc}: {percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} "
+    "[{elapsed}<{remaining}, {rate_fmt}]"
+)
 
 
 class DownloadError(Exception):
@@ -109,11 +112,8 @@ def _size(path: Path) -> int:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(4 * CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -130,93 +130,34 @@ def _human(n: float) -> str:
 
 
 def _reason(err: BaseException) -> str:
-    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+    """The innermost cause in words ("Connection refused"), without the reprs
+    of the requests and urllib3 exceptions wrapped around it."""
+    while True:
+        inner = getattr(err, "reason", None) or err.__cause__
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in err.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            return getattr(err, "strerror", None) or str(err) or type(err).__name__
+        err = inner
 
 
-class _Progress:
-    """A plain-text progress bar on stderr.
+def _kept(part: Path) -> str:
+    if not part.exists():
+        return ""
+    return f" The partial file {part} is kept and the next run resumes it."
 
-    On a terminal one line is redrawn at most twice a second; in a log file
-    (Snakemake, SLURM) a new line is written at most every 10 seconds.
-    """
 
-    def __init__(self, name: str, enabled: bool, stream=None):
-        self.name, self.enabled = name, enabled
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.interval = 0.5 if self.tty else 10.0
-        self.last = 0.0
-        self.start_time, self.start_bytes = time.monotonic(), 0
-
-    def begin(self, done: int) -> None:
-        self.start_time, self.start_bytes = time.monotonic(), done
-
-    def update(self, done: int, total: int | None, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < self.interval):
-            return
-        self.last = now
-        rate = (done - self.start_bytes) / max(now - self.start_time, 1e-6)
-        line = f"{self.name}: {_human(done)}"
-        if total:
-            frac = min(done / total, 1.0)
-            bar = "#" * int(frac * 30)
-            line += f" of {_human(total)} [{bar:<30}] {100 * frac:5.1f}%"
-        line += f" {_human(rate)}/s"
-        if total and rate > 0 and done < total:
-            left = int((total - done) / rate)
-            line += f" ETA {left // 3600}h{left // 60 % 60:02d}m{left % 60:02d}s"
-        if self.tty:
-            self.stream.write("\r" + line.ljust(100))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+def _unavailable(url: str, dest: Path, why: str) -> SourceUnavailable:
+    return SourceUnavailable(
+        f"cannot download {url}: {why}.{_kept(_part_path(dest))} {where_to_get(dest)}"
+    )
 
 
 # ---------------------------------------------------------------- fetch
 
 
-class _Unreachable(Exception):
-    """No connection could be made (refused, DNS, connect timeout)."""
-
-
 class _Transient(Exception):
     """The server was reached but the transfer failed; worth another try."""
-
-
-class _Fatal(Exception):
-    """The server answered, and trying again will not help (404, bad certificate)."""
-
-
-def _opener(read_timeout: float) -> urllib.request.OpenerDirector:
-    """An opener whose connections switch to `read_timeout` once connected.
-
-    urllib has one timeout for both; the call passes the short connect timeout
-    and this raises it for reading, so a dead host fails fast while a slow
-    transfer is not cut off.
-    """
-
-    class Handlers:
-        def do_open(self, http_class, req, **kwargs):
-            class Connection(http_class):
-                def connect(self):
-                    super().connect()
-                    self.sock.settimeout(read_timeout)
-
-            return super().do_open(Connection, req, **kwargs)
-
-    class HTTP(Handlers, urllib.request.HTTPHandler):
-        pass
-
-    class HTTPS(Handlers, urllib.request.HTTPSHandler):
-        pass
-
-    return urllib.request.build_opener(HTTP(), HTTPS())
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:
@@ -229,92 +170,204 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
-def _transfer(
-    opener, url: str, part: Path, connect_timeout: float, bar: _Progress
-) -> dict:
-    """One HTTP request that appends to (or rewrites) `part` until complete.
+def _receive(resp, part: Path, offset: int, name: str, progress: bool) -> dict:
+    """Write the body of a 2xx answer to a request from `offset` into `part`.
 
-    Returns what was learnt about the remote file; raises _Unreachable,
-    _Transient or DownloadError.
+    Returns what was learnt about the remote file; raises _Transient when the
+    body breaks off or does not fit `part`.
     """
-    offset = _size(part)
-    req = urllib.request.Request(
-        url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    )
-    if offset:
-        req.add_header("Range", f"bytes={offset}-")
-    try:
-        resp = opener.open(req, timeout=connect_timeout)
-    except urllib.error.HTTPError as e:
-        e.close()
-        if e.code == 416 and offset:
-            _, total = _content_range(e.headers.get("Content-Range"))
-            if total == offset:  # the part file already is the whole file
-                return {"final_url": e.geturl(), "total": total, "restarted": False}
-            part.unlink()  # the part file does not fit the remote file
-            raise _Transient(f"HTTP 416 when resuming at byte {offset}; starting again")
-        if e.code >= 500 or e.code in (408, 429):
-            raise _Transient(f"HTTP {e.code} {e.reason}")
-        raise _Fatal(f"cannot download {url}: HTTP {e.code} {e.reason}.")
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, ssl.SSLCertVerificationError):
-            raise _Fatal(f"cannot download {url}: {e.reason}.")
-        raise _Unreachable(
-            _reason(e.reason) if isinstance(e.reason, BaseException) else str(e.reason)
-        )
-    except (OSError, http.client.HTTPException) as e:  # connected, but no answer
-        raise _Transient(f"no answer: {_reason(e)}")
+    from tqdm import tqdm
+    from urllib3.exceptions import HTTPError
 
-    with resp:
-        headers = resp.headers
-        length = headers.get("Content-Length")
-        length = int(length) if length and length.isdigit() else None
-        restarted = False
-        if (resp.status or 200) == 206:
-            start, total = _content_range(headers.get("Content-Range"))
-            if start != offset:
-                part.unlink(missing_ok=True)
+    length = resp.headers.get("Content-Length")
+    length = int(length) if length and length.isdigit() else None
+    if resp.status_code == 206:
+        start, total = _content_range(resp.headers.get("Content-Range"))
+        if start != offset:
+            part.unlink(missing_ok=True)
+            raise _Transient(
+                f"server sent range from {start} instead of {offset}; starting again"
+            )
+        if total is None and length is not None:
+            total = offset + length
+    else:
+        # The whole file. If we asked for a range the server ignored it:
+        # start again from zero instead of appending.
+        offset, total = 0, length
+    done = offset
+    with (
+        open(part, "ab" if offset else "wb") as f,
+        tqdm(
+            desc=name,
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=not progress,
+            # Redrawn twice a second on a terminal; in a log file (Snakemake, SLURM)
+            # an update every 10 s instead of thousands.
+            mininterval=0.5 if sys.stderr.isatty() else 10.0,
+            bar_format=PROGRESS_FORMAT if total else None,
+        ) as bar,
+    ):
+        while True:
+            try:
+                # read1: whatever has arrived, so a stalled or killed transfer
+                # still leaves every received byte on disk. Raw bytes (no
+                # decoding): sizes and Range offsets are the file's.
+                chunk = resp.raw.read1(CHUNK, decode_content=False)
+            except (HTTPError, OSError) as e:
                 raise _Transient(
-                    f"server sent range from {start} instead of {offset}; starting again"
+                    f"connection lost after {done} bytes: {_reason(e)}"
+                ) from None
+            if not chunk:
+                break
+            f.write(chunk)
+            f.flush()
+            done += len(chunk)
+            bar.update(len(chunk))
+    if total is not None and done < total:
+        raise _Transient(f"connection closed after {done} of {total} bytes")
+    if total is not None and done > total:
+        part.unlink()
+        raise _Transient(f"received {done} bytes, more than the announced {total}")
+    return {
+        "final_url": resp.url,
+        "etag": resp.headers.get("ETag"),
+        "last_modified": resp.headers.get("Last-Modified"),
+    }
+
+
+def _download(
+    url: str,
+    part: Path,
+    dest: Path,
+    retries: int,
+    timeout: tuple[float, float],
+    backoff: float,
+    progress: bool,
+) -> dict:
+    """Download an http(s) `url` into `part`, resuming it after every break."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import ConnectTimeoutError
+    from urllib3.util import Retry
+
+    class Repeat(Retry):
+        def sleep(self, response=None):
+            # urllib3 waits quietly; say why the download does not progress.
+            if progress and response is not None:
+                delay = self.get_retry_after(response) or self.get_backoff_time()
+                print(
+                    f"{dest.name}: HTTP {response.status} {response.reason}; "
+                    f"retrying in {delay:.0f} s",
+                    file=sys.stderr,
                 )
-            if total is None and length is not None:
-                total = offset + length
-        else:
-            # 200 (or file://): the whole file. If we asked for a range the
-            # server ignored it: start again from zero instead of appending.
-            restarted = offset > 0
-            offset, total = 0, length
-        done = offset
-        bar.begin(done)
-        with open(part, "ab" if offset else "wb") as f:
-            while True:
-                try:
-                    # read1: whatever has arrived, so a stalled or killed
-                    # transfer still leaves every received byte on disk.
-                    chunk = resp.read1(CHUNK)
-                except (OSError, http.client.HTTPException) as e:
-                    raise _Transient(
-                        f"connection lost after {done} bytes: {_reason(e)}"
-                    )
-                if not chunk:
-                    break
-                f.write(chunk)
-                f.flush()
-                done += len(chunk)
-                bar.update(done, total)
-        bar.update(done, total, force=True)
-        if total is not None and done < total:
-            raise _Transient(f"connection closed after {done} of {total} bytes")
-        if total is not None and done > total:
-            part.unlink()
-            raise _Transient(f"received {done} bytes, more than the announced {total}")
-        return {
-            "final_url": resp.geturl(),
-            "total": total,
-            "restarted": restarted,
-            "etag": headers.get("ETag"),
-            "last_modified": headers.get("Last-Modified"),
-        }
+            super().sleep(response)
+
+    # urllib3 repeats a request that fails before its body starts (no
+    # connection, a RETRY_STATUS answer, with the server's Retry-After); a body
+    # that breaks off is resumed by the loop below, which urllib3 cannot do.
+    policy = Repeat(
+        total=None,
+        connect=CONNECT_ATTEMPTS - 1,
+        read=False,  # the server took the request: the loop decides
+        other=0,
+        status_forcelist=RETRY_STATUS,
+        backoff_factor=backoff,
+        backoff_max=MAX_BACKOFF,
+        retry_after_max=int(MAX_BACKOFF),
+        raise_on_status=False,  # the last answer comes back, not an exception
+    )
+    adapter = HTTPAdapter()
+    attempts = failures = 0
+    reached = restarted = False
+    with requests.Session() as session:
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        # identity: sizes and Range offsets must be those of the file.
+        session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        )
+        while True:
+            before = _size(part)
+            # urllib3's repeats count towards the consecutive failures too.
+            adapter.max_retries = policy.new(status=retries - failures)
+            attempts += 1
+            try:
+                resp = session.get(
+                    url,
+                    headers={"Range": f"bytes={before}-"} if before else None,
+                    stream=True,
+                    timeout=timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as e:
+                if isinstance(e, requests.exceptions.SSLError):  # certificate, TLS
+                    raise _unavailable(url, dest, _reason(e)) from None
+                cause = getattr(e.args[0], "reason", None) if e.args else None
+                if isinstance(cause, ConnectTimeoutError):  # refused, DNS, timeout
+                    if not reached:
+                        why = f"{_reason(e)} ({CONNECT_ATTEMPTS} attempts)"
+                        raise _unavailable(url, dest, why) from None
+                    attempts += CONNECT_ATTEMPTS - 1
+                reached = True  # it took the connection, now or before
+                error = f"no answer: {_reason(e)}"
+            except requests.RequestException as e:  # a bad URL, a redirect loop
+                raise _unavailable(url, dest, _reason(e)) from None
+            else:
+                reached = True
+                with resp:
+                    retried = len(resp.raw.retries.history)
+                    attempts, failures = attempts + retried, failures + retried
+                    status = resp.status_code
+                    if status == 416 and before:
+                        _, total = _content_range(resp.headers.get("Content-Range"))
+                        if total == before:  # the part file is the whole file
+                            info = {"final_url": resp.url}
+                            break
+                        part.unlink()  # the part file does not fit the remote one
+                        error = (
+                            f"HTTP 416 when resuming at byte {before}; starting again"
+                        )
+                    elif status in RETRY_STATUS:  # urllib3 has used up the retries
+                        error = f"HTTP {status} {resp.reason}"
+                    elif status >= 300:
+                        raise _unavailable(url, dest, f"HTTP {status} {resp.reason}")
+                    else:
+                        restarted = restarted or (before > 0 and status != 206)
+                        try:
+                            info = _receive(resp, part, before, dest.name, progress)
+                            break
+                        except _Transient as e:
+                            error = str(e)
+            failures = 0 if _size(part) > before else failures + 1
+            if failures > retries:
+                raise DownloadError(
+                    f"download of {url} failed {failures} times in a row ({error})."
+                    + _kept(part)
+                )
+            delay = min(MAX_BACKOFF, backoff * 2 ** max(failures - 1, 0))
+            if progress:
+                print(
+                    f"{dest.name}: {error}; retrying in {delay:.0f} s", file=sys.stderr
+                )
+            time.sleep(delay)
+    return {**info, "attempts": attempts, "restarted": restarted}
+
+
+def _copy_file(url: str, part: Path, dest: Path) -> dict:
+    """A file:// URL (a local mirror): copied whole, which is cheap."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    source = Path(url2pathname(urlsplit(url).path))
+    if not source.is_file():
+        raise _unavailable(url, dest, "no such file")
+    restarted = _size(part) > 0
+    shutil.copyfile(source, part)
+    return {"final_url": url, "attempts": 1, "restarted": restarted}
 
 
 def fetch(
@@ -331,12 +384,14 @@ def fetch(
 
     An existing `.part` is resumed with an HTTP Range request; a server that
     ignores Range (200) is read again from byte zero. Connection errors,
-    timeouts and 5xx answers are retried with exponential back-off
-    (`backoff`, doubling, at most 60 s); `retries` counts consecutive attempts
-    that brought no new byte, so a long download over a flaky link goes on as
-    long as it progresses. A server that cannot be reached at all gives
-    SourceUnavailable after CONNECT_ATTEMPTS quick tries. `timeout` is the
-    read timeout, `connect_timeout` the one for opening the connection.
+    timeouts, 408, 429 and 5xx answers are retried with exponential back-off
+    from `backoff` seconds (at most 60 s, or the server's Retry-After up to
+    60 s); `retries` counts consecutive attempts that brought no new byte, so
+    a long download over a flaky link goes on as long as it progresses. A
+    server that cannot be reached at all gives SourceUnavailable after
+    CONNECT_ATTEMPTS quick tries. `timeout` is the read timeout,
+    `connect_timeout` the one for opening the connection. A file:// URL is
+    copied.
 
     The size is checked against Content-Length / Content-Range. With `sha256`,
     a mismatching file is renamed to `<zip>.rejected` and ChecksumMismatch is
@@ -348,53 +403,13 @@ def fetch(
     part = _part_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     expected = sha256.strip().lower() if sha256 else None
-    opener = _opener(timeout)
-    bar = _Progress(dest.name, progress)
     started, resumed_from = time.time(), _size(part)
-    attempts = failures = unreachable = 0
-    reached = restarted = False
-    try:
-        while True:
-            attempts += 1
-            before = _size(part)
-            try:
-                info = _transfer(opener, url, part, connect_timeout, bar)
-                restarted = restarted or info["restarted"]
-                break
-            except _Unreachable as e:
-                error = str(e)
-                if not reached:
-                    unreachable += 1
-                    if unreachable >= CONNECT_ATTEMPTS:
-                        kept = (
-                            f" The partial file {part} is kept."
-                            if part.exists()
-                            else ""
-                        )
-                        raise SourceUnavailable(
-                            f"cannot download {url}: {error} ({unreachable} attempts).{kept} "
-                            + where_to_get(dest)
-                        ) from None
-                    time.sleep(min(backoff, 1.0) * unreachable)
-                    continue
-            except _Transient as e:
-                reached, error = True, str(e)
-            except _Fatal as e:
-                raise SourceUnavailable(f"{e} {where_to_get(dest)}") from None
-            failures = 0 if _size(part) > before else failures + 1
-            if failures > retries:
-                raise DownloadError(
-                    f"download of {url} failed {failures} times in a row ({error}); "
-                    f"the partial file {part} is kept and the next run resumes it."
-                )
-            delay = min(MAX_BACKOFF, backoff * 2 ** max(failures - 1, 0))
-            if progress:
-                print(
-                    f"{dest.name}: {error}; retrying in {delay:.0f} s", file=sys.stderr
-                )
-            time.sleep(delay)
-    finally:
-        bar.end()
+    if url.lower().startswith("file:"):
+        info = _copy_file(url, part, dest)
+    else:
+        info = _download(
+            url, part, dest, retries, (connect_timeout, timeout), backoff, progress
+        )
 
     size = _size(part)
     if progress:
@@ -420,9 +435,9 @@ def fetch(
             timespec="seconds"
         ),
         "seconds": round(time.time() - started, 3),
-        "attempts": attempts,
+        "attempts": info["attempts"],
         "resumed_from": resumed_from,
-        "restarted_from_zero": restarted,
+        "restarted_from_zero": info["restarted"],
         "etag": info.get("etag"),
         "last_modified": info.get("last_modified"),
     }
