@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 
 # Glacier code -> (full name, hemisphere).
 GLACIERS = {
@@ -41,23 +42,19 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ORBIT = re.compile(r"^\d{3}$")
 
 
+@dataclass
 class ParsedName:
-    """The fields of a stem (None where unreadable), its problems and warnings.
+    """The fields of a stem (None where unreadable), its problems and warnings."""
 
-    A plain class, not a dataclass: importing dataclasses pulls in `inspect`,
-    which costs the per-image step more than all of this module's work.
-    """
-
-    def __init__(self):
-        self.glacier: str | None = None
-        self.date_taken: dt.date | None = None
-        self.satellite: str | None = None
-        self.spatial_resolution: int | None = None
-        self.quality_factor: int | None = None
-        self.orbit: str | None = None
-        self.modality: str | None = None
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
+    glacier: str | None = None
+    date_taken: dt.date | None = None
+    satellite: str | None = None
+    spatial_resolution: int | None = None
+    quality_factor: int | None = None
+    orbit: str | None = None
+    modality: str | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def glacier_name(self) -> str | None:
