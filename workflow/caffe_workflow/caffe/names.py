@@ -11,7 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-# Glacier code -> (full name, hemisphere).
+# Glacier code -> (full name, hemisphere), in the order figures list them:
+# the northern glaciers, then the Antarctic Peninsula's in alphabetical order.
 GLACIERS = {
     "COL": ("Columbia Glacier, Alaska", "north"),
     "JAC": ("Jakobshavn Isbræ, Greenland", "north"),
@@ -22,24 +23,30 @@ GLACIERS = {
     "SI": ("Sjögren Inlet, Antarctic Peninsula", "south"),
 }
 
-# Satellite code -> radar band.
+# Satellite code -> radar band, in launch order (the order figures list them in).
 SENSOR_BANDS = {
     "ERS": "C",
-    "ENVISAT": "C",
     "RSAT": "C",
-    "S1": "C",
+    "ENVISAT": "C",
     "PALSAR": "L",
     "TSX": "X",
     "TDX": "X",
+    "S1": "C",
 }
 
 # The benchmark's seasons: winter is months 1-3 and 9-12 in the north, the
 # other half of the year in the south.
-_NORTHERN_WINTER = {1, 2, 3, 9, 10, 11, 12}
+_NORTHERN_WINTER = frozenset({1, 2, 3, 9, 10, 11, 12})
 
 _CODE = re.compile(r"^[A-Za-z0-9]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ORBIT = re.compile(r"^\d{3}$")
+
+
+def season_of(hemisphere: str, month: int) -> str:
+    """"winter" or "summer" in the benchmark's sense, for "north" or "south"."""
+    is_winter = (month in _NORTHERN_WINTER) == (hemisphere == "north")
+    return "winter" if is_winter else "summer"
 
 
 @dataclass
@@ -72,9 +79,7 @@ class ParsedName:
     def season(self) -> str | None:
         if self.date_taken is None or self.hemisphere is None:
             return None
-        northern_winter = self.date_taken.month in _NORTHERN_WINTER
-        is_winter = northern_winter == (self.hemisphere == "north")
-        return "winter" if is_winter else "summer"
+        return season_of(self.hemisphere, self.date_taken.month)
 
 
 def parse_stem(stem: str) -> ParsedName:

@@ -24,6 +24,8 @@ matplotlib.use("Agg")  # no display on cluster nodes and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from caffe_workflow.caffe.names import GLACIERS, SENSOR_BANDS  # noqa: E402
+
 OUTPUTS = {
     "timeline": "images_over_time.png",
     "mix": "quality_resolution.png",
@@ -31,13 +33,10 @@ OUTPUTS = {
     "validation": "validation.html",
 }
 
-# Sensors in launch order; one fixed colour each, so all figures agree.
-SATELLITES = ("ERS", "RSAT", "ENVISAT", "PALSAR", "TSX", "TDX", "S1")
+# One fixed colour per known sensor, so all figures agree.
 _PALETTE = plt.get_cmap("tab10").colors
-SAT_COLOURS = {sat: _PALETTE[i] for i, sat in enumerate(SATELLITES)}
+SAT_COLOURS = {sat: _PALETTE[i] for i, sat in enumerate(SENSOR_BANDS)}
 OTHER = "#7f7f7f"
-# North first (COL, JAC), then the Antarctic Peninsula from north to south.
-GLACIER_ORDER = ("COL", "JAC", "Crane", "DBE", "Jorum", "Mapple", "SI")
 DPI = 110
 
 
@@ -51,14 +50,18 @@ def load(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _in_order(values: pd.Series, known) -> list[str]:
+    """The values present: known ones in the order of `known`, then unknown ones sorted."""
+    present = set(values.dropna())
+    return [v for v in known if v in present] + sorted(present - set(known))
+
+
 def _glaciers(df: pd.DataFrame) -> list[str]:
-    present = set(df["glacier"].dropna())
-    return [g for g in GLACIER_ORDER if g in present] + sorted(present - set(GLACIER_ORDER))
+    return _in_order(df["glacier"], GLACIERS)
 
 
 def _satellites(df: pd.DataFrame) -> list[str]:
-    present = set(df["satellite"].dropna())
-    return [s for s in SATELLITES if s in present] + sorted(present - set(SATELLITES))
+    return _in_order(df["satellite"], SENSOR_BANDS)
 
 
 def _colour(sat: str):
