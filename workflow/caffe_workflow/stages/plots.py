@@ -12,7 +12,6 @@ name could not be parsed (no glacier or date) appear only in the table.
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import sys
 from pathlib import Path
@@ -190,29 +189,21 @@ body { font-family: sans-serif; font-size: 14px; margin: 1em; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #eee; }
-td.problem { color: #a00; }
 """
+_COLUMNS = {"split": "split", "stem": "image", "kind": "kind", "what": "what", "filepath": "file"}
 
 
 def validation_html(df: pd.DataFrame) -> str:
     """A self-contained HTML page: counts, then one row per problem or warning."""
     invalid = df[~df["valid"].astype(bool)]
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
-    esc = html.escape
-    rows = []
-    for kind, part, column in (("problem", invalid, "problems"),
-                               ("warning", warned, "warnings")):
-        for r in part.sort_values(["split", "stem"]).itertuples():
-            for item in getattr(r, column):
-                rows.append(
-                    f"<tr><td>{esc(str(r.split))}</td><td>{esc(r.stem)}</td>"
-                    f'<td class="{kind}">{kind}</td><td>{esc(item)}</td>'
-                    f"<td>{esc(r.filepath)}</td></tr>"
-                )
+    items = pd.concat(
+        part.sort_values(["split", "stem"]).assign(kind=kind, what=part[column]).explode("what")
+        for kind, part, column in (("problem", invalid, "problems"), ("warning", warned, "warnings"))
+    ).dropna(subset=["what"])
     body = (
-        "<table><tr><th>split</th><th>image</th><th>kind</th><th>what</th>"
-        "<th>file</th></tr>" + "".join(rows) + "</table>"
-        if rows
+        items[list(_COLUMNS)].rename(columns=_COLUMNS).to_html(index=False, border=0)
+        if len(items)
         else "<p>Every image passed validation, with no warnings.</p>"
     )
     return (
