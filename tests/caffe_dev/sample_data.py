@@ -251,8 +251,8 @@ def _scene(spec: ImageSpec, seed: int, w: int, h: int):
     outcrops = _smooth(grng, (10, 10), (wl, hl)) > 0.45
 
     # This date's front: a base position plus wiggles at seven scales, the
-    # finer ones weaker (roughly fractal), so the front is about as long as
-    # real ones (~0.04 % of the pixels).
+    # finer ones weaker (roughly fractal), so the front winds like a real one
+    # (at full size ~0.02 % of the pixels; real fronts ~0.04 %).
     t = np.linspace(0.0, 1.0, y1 - y0 + 1)
     front = irng.uniform(0.34, 0.52) * wl
     for k in range(7):
@@ -419,7 +419,7 @@ def _generate_one(args) -> tuple[str, int, bool]:
 
 def _worker_init() -> None:
     """Keep numpy's big temporaries (tens of MB) in the malloc heap: by default
-    glibc mmaps and unmaps each one, and the page faults cost ~20 % of the run.
+    glibc mmaps and unmaps each one, and the page faults cost ~30 % of the run.
     Done only in worker processes, so the caller's process is not affected."""
     try:
         libc = ctypes.CDLL("libc.so.6")
