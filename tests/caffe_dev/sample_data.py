@@ -1,11 +1,6 @@
 """Deterministic generator of CaFFe-format sample data.
 
-Writes the layout of the real ``data_raw/`` (see CAFFE.md)::
-
-    sar_images/{train,test}/<stem>.png
-    zones/{train,test}/<stem>_zones.png
-    fronts/{train,test}/<stem>_front.png
-    bounding_boxes/<stem>_front_extent_coord.txt
+Writes the layout of the real ``data_raw/`` (:mod:`caffe_workflow.caffe.layout`).
 
 Image ``i`` (0, 1, 2, ...) depends only on ``(seed, i, size)``: its name on
 ``(seed, i)``, so ``first_index`` can add images later without collisions.
@@ -38,17 +33,14 @@ import numpy as np
 from PIL import Image
 
 from caffe_workflow.atomic import write_atomically
-
-# Zone mask values (CAFFE.md).
-NO_DATA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
-FRONT = 255
+from caffe_workflow.caffe.labels import FRONT, GLACIER, NA, OCEAN, ROCK
+from caffe_workflow.caffe.layout import image_paths
 
 
 @dataclass(frozen=True)
 class Glacier:
     name: str
     split: str  # "train" or "test"
-    hemisphere: str  # "north" or "south"
     ref_resolution: int  # metres per pixel of ref_size
     ref_size: tuple[int, int]  # (width, height) in pixels at ref_resolution
     # Orientation of the scene: the generator draws ocean on the right of a
@@ -70,7 +62,7 @@ class Glacier:
         return max(1, round(w * f)), max(1, round(h * f))
 
 
-# JAC, COL and Mapple sizes are the real ones (CAFFE.md); Crane, DBE, Jorum and
+# JAC, COL and Mapple sizes are those of the real images; Crane, DBE, Jorum and
 # SI are plausible guesses chosen so the full 681-image set has about 2.8 GB
 # of SAR PNGs. The per-glacier satellite mix is a plausible split of the real
 # per-satellite totals (TSX 348, ENVISAT 82, ERS 54, RSAT 54, PALSAR 48, S1 48,
@@ -78,23 +70,23 @@ class Glacier:
 GLACIERS: dict[str, Glacier] = {
     g.name: g
     for g in (
-        Glacier("COL", "test", "north", 7, (4476, 2107), True, False, False,
+        Glacier("COL", "test", 7, (4476, 2107), True, False, False,
                 {("TDX", 7): 47, ("S1", 20): 18}),
-        Glacier("Mapple", "test", "south", 20, (382, 405), False, False, False,
+        Glacier("Mapple", "test", 20, (382, 405), False, False, False,
                 {("TSX", 7): 24, ("ENVISAT", 20): 10, ("ERS", 20): 6,
                  ("PALSAR", 17): 2, ("S1", 20): 15}),
-        Glacier("Crane", "train", "south", 7, (2950, 2560), False, False, True,
+        Glacier("Crane", "train", 7, (2950, 2560), False, False, True,
                 {("TSX", 7): 40, ("ENVISAT", 20): 12, ("ERS", 20): 8,
                  ("PALSAR", 17): 9}),
-        Glacier("DBE", "train", "south", 7, (3330, 2950), True, True, False,
+        Glacier("DBE", "train", 7, (3330, 2950), True, True, False,
                 {("TSX", 7): 45, ("ENVISAT", 20): 25, ("ERS", 20): 15,
                  ("PALSAR", 17): 12, ("RSAT", 12): 18, ("RSAT", 20): 18}),
-        Glacier("JAC", "train", "north", 6, (2639, 3143), False, True, False,
+        Glacier("JAC", "train", 6, (2639, 3143), False, True, False,
                 {("TSX", 6): 159}),
-        Glacier("Jorum", "train", "south", 7, (2430, 2180), False, False, False,
+        Glacier("Jorum", "train", 7, (2430, 2180), False, False, False,
                 {("TSX", 7): 30, ("ENVISAT", 20): 15, ("ERS", 20): 10,
                  ("PALSAR", 17): 7, ("S1", 20): 15}),
-        Glacier("SI", "train", "south", 7, (3070, 2690), True, False, True,
+        Glacier("SI", "train", 7, (3070, 2690), True, False, True,
                 {("TSX", 7): 50, ("ENVISAT", 20): 20, ("ERS", 20): 15,
                  ("PALSAR", 17): 18, ("RSAT", 12): 9, ("RSAT", 20): 9}),
     )
@@ -221,13 +213,7 @@ _LARGEST_SIDE = max(
 
 
 def paths(out_dir, spec: ImageSpec) -> dict[str, Path]:
-    out = Path(out_dir)
-    return {
-        "sar": out / "sar_images" / spec.split / f"{spec.stem}.png",
-        "zones": out / "zones" / spec.split / f"{spec.stem}_zones.png",
-        "front": out / "fronts" / spec.split / f"{spec.stem}_front.png",
-        "bbox": out / "bounding_boxes" / f"{spec.stem}_front_extent_coord.txt",
-    }
+    return image_paths(Path(out_dir), spec.split, spec.stem)
 
 
 # ---------------------------------------------------------------- pixels
@@ -265,8 +251,8 @@ def _scene(spec: ImageSpec, seed: int, w: int, h: int):
     outcrops = _smooth(grng, (10, 10), (wl, hl)) > 0.45
 
     # This date's front: a base position plus wiggles at seven scales, the
-    # finer ones weaker (roughly fractal), so the front is about as long as
-    # real ones (~0.04 % of the pixels).
+    # finer ones weaker (roughly fractal), so the front winds like a real one
+    # (at full size ~0.02 % of the pixels; real fronts ~0.04 %).
     t = np.linspace(0.0, 1.0, y1 - y0 + 1)
     front = irng.uniform(0.34, 0.52) * wl
     for k in range(7):
@@ -303,7 +289,7 @@ def _scene(spec: ImageSpec, seed: int, w: int, h: int):
         nodata = yy < (depth + slope * xx / wl) * hl
     else:
         nodata = yy > (1 - depth - slope * xx / wl) * hl
-    zones[nodata] = NO_DATA
+    zones[nodata] = NA
 
     # Mean backscatter (8-bit amplitude scale) per zone, with smooth variations.
     lut = np.zeros(256, np.float32)
@@ -371,7 +357,7 @@ def render(spec: ImageSpec, seed: int, size: str):
     zones, mean, g = _scene(spec, seed, w, h)
     front = np.where(_touches(zones == GLACIER, zones == OCEAN), FRONT, 0).astype(np.uint8)
     level = np.clip(mean * 0.25, 1, 63).astype(np.uint32)
-    level[zones == NO_DATA] = 0
+    level[zones == NA] = 0
     rng = np.random.default_rng(_h("speckle", seed, spec.index))
     idx = (level << 10) | rng.integers(0, 1024, level.shape, dtype=np.uint32)
     sar = _SAR_LUT[idx]
@@ -433,7 +419,7 @@ def _generate_one(args) -> tuple[str, int, bool]:
 
 def _worker_init() -> None:
     """Keep numpy's big temporaries (tens of MB) in the malloc heap: by default
-    glibc mmaps and unmaps each one, and the page faults cost ~20 % of the run.
+    glibc mmaps and unmaps each one, and the page faults cost ~30 % of the run.
     Done only in worker processes, so the caller's process is not affected."""
     try:
         libc = ctypes.CDLL("libc.so.6")

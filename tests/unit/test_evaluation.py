@@ -386,3 +386,9 @@ def test_fast_and_official_agree(tmp_path):
         if kind == "zones":
             for metric in ("precision", "recall", "f1", "iou"):
                 assert fast["zones"][metric] == pytest.approx(slow["zones"][metric], rel=1e-12)
+
+
+def test_unknown_glaciers_count_as_southern():
+    # validate_or_test.py: check_whether_winter_half_year knows COL and JAC as northern only
+    assert ev.image_keys("XYZ_2011-01-18_TSX_7_1_024")["season"] == "summer"
+    assert ev.image_keys("XYZ_2011-06-18_TSX_7_1_024")["season"] == "winter"

@@ -15,7 +15,7 @@ per-pixel costs:
 
 The one step not taken verbatim is ``fil_finder.FilFinder2D`` (front models):
 its longest-path analysis is ported in :func:`longest_paths` (see there for
-what is kept and the measured agreement). The module imports neither
+what is kept). The module imports neither
 fiftyone nor scikit-learn; :mod:`caffe_dev.official_evaluation` is the
 slow reference written from the same description.
 
@@ -36,10 +36,12 @@ from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import cKDTree
 from skimage.morphology import medial_axis, skeletonize
 
-ZONE_CLASSES = {"NA": 0, "rock": 64, "glacier": 127, "ocean": 254}
-ZONE_VALUES = tuple(ZONE_CLASSES.values())
-FRONT_VALUES = (0, 255)
-NA, ROCK, GLACIER, OCEAN = ZONE_VALUES
+from caffe_workflow.caffe.labels import FRONT, GLACIER, NO_FRONT, OCEAN, ZONE_CLASSES
+from caffe_workflow.caffe.names import GLACIERS, parse_stem, season_of
+
+ZONE_VALUES = tuple(ZONE_CLASSES)
+ZONE_NAMES = tuple(ZONE_CLASSES.values())
+FRONT_VALUES = (NO_FRONT, FRONT)
 FRONT_LENGTH_THRESHOLD_M = 750  # validate_or_test.py: post_processing, meter_threshold
 METRICS = ("precision", "recall", "f1", "iou")
 
@@ -134,7 +136,7 @@ def zone_metrics(prediction: np.ndarray, label: np.ndarray) -> dict:
     fp = confusion.sum(axis=0) - tp
     fn = confusion.sum(axis=1) - tp
     out: dict = {name: {} for name in METRICS}
-    for i, cls in enumerate(ZONE_CLASSES):
+    for i, cls in enumerate(ZONE_NAMES):
         values = _class_metrics(int(tp[i]), int(fp[i]), int(fn[i]))
         for name in METRICS:
             out[name][cls] = values[name]
@@ -142,7 +144,7 @@ def zone_metrics(prediction: np.ndarray, label: np.ndarray) -> dict:
         present = [v for v in out[name].values() if v is not None]
         out[name]["mean"] = sum(present) / len(present) if present else None
     for key, arr in (("tp", tp), ("fp", fp), ("fn", fn)):
-        out[key] = {cls: int(arr[i]) for i, cls in enumerate(ZONE_CLASSES)}
+        out[key] = {cls: int(arr[i]) for i, cls in enumerate(ZONE_NAMES)}
     return out
 
 
@@ -170,7 +172,7 @@ def mean_zone_metrics(per_image: Iterable[Mapping]) -> dict:
                 if v is not None and not (isinstance(v, float) and math.isnan(v)):
                     s, n = sums[m].get(cls, (0.0, 0))
                     sums[m][cls] = (s + v, n + 1)
-    keys = [*ZONE_CLASSES, "mean"]
+    keys = [*ZONE_NAMES, "mean"]
     return {m: {k: (sums[m][k][0] / sums[m][k][1] if k in sums[m] else None) for k in keys} for m in METRICS}
 
 
@@ -781,18 +783,15 @@ def evaluate_image(
 # Pooling and breakdowns
 # --------------------------------------------------------------------------
 
-NORTHERN_GLACIERS = frozenset({"COL", "JAC"})
-
-
 def season(glacier: str, month: int) -> str:
     """"winter" or "summer" of the glacier's hemisphere.
 
     validate_or_test.py: check_whether_winter_half_year: COL and JAC are
-    northern, winter = months 1-3 and 9-12; every other glacier is southern
-    with the halves swapped.
+    northern, winter = months 1-3 and 9-12; every other glacier, an unknown
+    one too, is southern with the halves swapped.
     """
-    northern_winter = month < 4 or month > 8
-    return "winter" if northern_winter == (glacier in NORTHERN_GLACIERS) else "summer"
+    hemisphere = GLACIERS.get(glacier, (None, "south"))[1]
+    return season_of(hemisphere, month)
 
 
 def sensor_group(satellite: str) -> str:
@@ -802,16 +801,14 @@ def sensor_group(satellite: str) -> str:
 
 def image_keys(stem: str) -> dict:
     """Breakdown keys of an image from its name ``<glacier>_<date>_<satellite>_<resolution>_...``."""
-    parts = stem.split("_")
-    if len(parts) < 6:
-        raise ValueError(f"not a CaFFe image name: {stem!r}")
-    glacier, date, satellite, resolution = parts[:4]
-    month = int(date.split("-")[1])
+    name = parse_stem(stem)
+    if name.problems:
+        raise ValueError(f"not a CaFFe image name: {stem!r} ({'; '.join(name.problems)})")
     return {
-        "glacier": glacier,
-        "season": season(glacier, month),
-        "sensor": sensor_group(satellite),
-        "resolution": int(resolution),
+        "glacier": name.glacier,
+        "season": season(name.glacier, name.date_taken.month),
+        "sensor": sensor_group(name.satellite),
+        "resolution": name.spatial_resolution,
     }
 
 

@@ -1,8 +1,9 @@
 """Trace a CaFFe calving-front mask into open polylines (stdlib only).
 
 The front mask is 255 on a hand-drawn, mostly one-pixel-wide line. FiftyOne's
-own ``Polyline.from_mask`` returns closed filled polygons, which is wrong for
-a line, so we trace it ourselves.
+``Polyline.from_mask`` and scikit-image's ``find_contours`` both outline a
+region, so a line comes back as a closed polygon out along one side and back
+along the other; no library at hand walks it as an open line, so we do.
 
 Method: a greedy covering walk over the 8-connected front pixels.
 
@@ -33,9 +34,11 @@ Method: a greedy covering walk over the 8-connected front pixels.
 
 Note for evaluation: FiftyOne's ``Polylines.to_segmentation`` rasterises at
 ``round(x_norm * width)``, so a centre ``c + 0.5`` lands on column c or c + 1
-(banker's rounding) and the last column and row fall off the image. Fronts
-along the right or bottom edge lose those pixels there; elsewhere the
-round trip measured >= 99 % within 1 px both ways.
+and the last column and row fall off the image. With the simplification on
+top, the round trip (mask -> polylines -> mask, share of pixels within 1 px
+both ways) is >= 99.3 % on the fronts of tests/unit/test_fronts.py away from
+the image edge and >= 94.6 % on 14 full-size fronts of the sample generator,
+but down to 77 % on its smallest (26-pixel) ones: score fronts on the masks.
 """
 
 from itertools import repeat
@@ -209,6 +212,16 @@ def _simplify(xs, ys, tolerance):
     It splits on the fast distance to the infinite line, then checks every
     kept segment with the true distance to the segment (which differs only
     for points beyond a segment's end, e.g. a hairpin) and refines if needed.
+
+    Not skimage.measure.approximate_polygon, though its tolerance means the
+    same (distance to the segment, or to the point for a closed ring; split
+    when greater): it splits on the point farthest from the segment, with
+    distances from arctan2/cos/sin, so exact ties between integer points go
+    by rounding noise. On the traced paths of the sample generator's 681
+    small images (seed 0) it keeps other points on 102 of 867 paths (12 of 15
+    at full size), all within the tolerance either way; taking it would
+    change every image's polylines, bring numpy into the per-image step and
+    double the time to trace a 6,000-pixel front (19 -> 41 ms CPU).
     """
     n = len(xs)
     if n < 3:

@@ -1,16 +1,24 @@
-"""Validate CaFFe zone and front masks from Pillow histograms (no numpy needed).
+"""CaFFe's zone and front mask values, and mask validation from Pillow histograms
+(no numpy, so the per-image step does not import it).
 
-A zone mask is valid when it has the image's size and holds only 0, 64, 127, 254;
-a front mask when it has the image's size, holds only 0 and 255 and has at least
-one front pixel.
+A zone mask is valid when it has the image's size and holds only the ZONE_CLASSES
+values; a front mask when it has the image's size, holds only NO_FRONT and FRONT
+and has at least one front pixel.
 """
 
 from __future__ import annotations
 
-from PIL import Image
+from typing import TYPE_CHECKING
 
-ZONE_CLASSES = {0: "na", 64: "rock", 127: "glacier", 254: "ocean"}
-FRONT_VALUE = 255
+if TYPE_CHECKING:  # annotations only: ingest and evaluation need just the values
+    from PIL import Image
+
+# Zone mask value -> class name (the official evaluation's names).
+NA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
+ZONE_CLASSES = {NA: "NA", ROCK: "rock", GLACIER: "glacier", OCEAN: "ocean"}
+# Front masks: FRONT on the one-pixel-wide calving front, NO_FRONT elsewhere.
+NO_FRONT, FRONT = 0, 255
+FRONT_CLASSES = {FRONT: "front"}
 
 
 def _histogram(mask: Image.Image, size: tuple[int, int], what: str, problems: list[str]):
@@ -33,16 +41,21 @@ def _foreign_values(histogram: list[int], allowed) -> str:
 
 
 def check_zones(mask: Image.Image, size: tuple[int, int], problems: list[str]):
-    """Fractions of each zone class ({name: fraction}), or None if the mask fails."""
+    """Fraction of each zone class, or None if the mask fails.
+
+    Keys are the class names in lower case, as in the catalog's
+    ``zone_<name>_fraction`` columns.
+    """
     histogram = _histogram(mask, size, "zone mask", problems)
     if histogram is None:
         return None
     foreign = _foreign_values(histogram, ZONE_CLASSES)
     if foreign:
-        problems.append(f"zone mask holds values outside 0/64/127/254: {foreign}")
+        allowed = "/".join(map(str, ZONE_CLASSES))
+        problems.append(f"zone mask holds values outside {allowed}: {foreign}")
         return None
     total = size[0] * size[1]
-    return {name: histogram[value] / total for value, name in ZONE_CLASSES.items()}
+    return {name.lower(): histogram[value] / total for value, name in ZONE_CLASSES.items()}
 
 
 def check_front(mask: Image.Image, size: tuple[int, int], problems: list[str]):
@@ -50,11 +63,11 @@ def check_front(mask: Image.Image, size: tuple[int, int], problems: list[str]):
     histogram = _histogram(mask, size, "front mask", problems)
     if histogram is None:
         return None
-    foreign = _foreign_values(histogram, (0, FRONT_VALUE))
+    foreign = _foreign_values(histogram, (NO_FRONT, FRONT))
     if foreign:
-        problems.append(f"front mask holds values outside 0/255: {foreign}")
+        problems.append(f"front mask holds values outside {NO_FRONT}/{FRONT}: {foreign}")
         return None
-    if histogram[FRONT_VALUE] == 0:
+    if histogram[FRONT] == 0:
         problems.append("front mask has no front pixel")
         return None
-    return histogram[FRONT_VALUE]
+    return histogram[FRONT]

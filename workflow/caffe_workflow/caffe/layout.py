@@ -1,7 +1,10 @@
-"""Find the SAR images of a CaFFe `data_raw/` tree (run by the Snakefile at parse time).
+"""The layout of a CaFFe `data_raw/` tree, and finding its SAR images (run by
+the Snakefile at parse time).
 
-Layout: `sar_images/{train,test}/<stem>.png`, with `zones/{split}/<stem>_zones.png`,
-`fronts/{split}/<stem>_front.png` and `bounding_boxes/<stem>_front_extent_coord.txt`.
+    sar_images/{train,test}/<stem>.png
+    zones/{train,test}/<stem>_zones.png
+    fronts/{train,test}/<stem>_front.png
+    bounding_boxes/<stem>_front_extent_coord.txt      (no split folders)
 """
 
 from __future__ import annotations
@@ -11,6 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SPLITS = ("train", "test")
+SAR_DIR, ZONES_DIR, FRONTS_DIR, BOXES_DIR = "sar_images", "zones", "fronts", "bounding_boxes"
+FOLDERS = (SAR_DIR, ZONES_DIR, FRONTS_DIR, BOXES_DIR)  # the first three hold PNGs
+ZONES_SUFFIX, FRONT_SUFFIX, BOX_SUFFIX = "_zones.png", "_front.png", "_front_extent_coord.txt"
+
+# The full release: 681 images, each with a zone mask, a front mask and a box.
+FULL_IMAGES = 681
+FULL_PNGS = 3 * FULL_IMAGES
+FULL_BOUNDING_BOXES = FULL_IMAGES
 
 
 class DataDirError(Exception):
@@ -39,12 +50,22 @@ def canonical_path(path: str | os.PathLike) -> Path:
     return canonical_dir(head) / tail
 
 
-def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
+def image_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
+    """The SAR image ("sar") and its label files ("zones", "front", "bbox")."""
+    data_dir = Path(data_dir)
     return {
-        "zones": data_dir / "zones" / split / f"{stem}_zones.png",
-        "front": data_dir / "fronts" / split / f"{stem}_front.png",
-        "bbox": data_dir / "bounding_boxes" / f"{stem}_front_extent_coord.txt",
+        "sar": data_dir / SAR_DIR / split / f"{stem}.png",
+        "zones": data_dir / ZONES_DIR / split / f"{stem}{ZONES_SUFFIX}",
+        "front": data_dir / FRONTS_DIR / split / f"{stem}{FRONT_SUFFIX}",
+        "bbox": data_dir / BOXES_DIR / f"{stem}{BOX_SUFFIX}",
     }
+
+
+def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
+    """The label files of an image: image_paths without "sar"."""
+    paths = image_paths(data_dir, split, stem)
+    del paths["sar"]
+    return paths
 
 
 def _is_utf8(name: str) -> bool:
@@ -67,7 +88,7 @@ def discover(data_dir: Path) -> Discovery:
     Raises DataDirError, with a one-line message, when the tree cannot be used.
     """
     data_dir = canonical_dir(data_dir)
-    sar_dir = data_dir / "sar_images"
+    sar_dir = data_dir / SAR_DIR
     if data_dir.exists() and not data_dir.is_dir():
         raise DataDirError(f"data_dir {data_dir} is not a directory")
     if not data_dir.is_dir():

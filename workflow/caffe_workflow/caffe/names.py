@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 
-# Glacier code -> (full name, hemisphere).
+# Glacier code -> (full name, hemisphere), in the order figures list them:
+# the northern glaciers, then the Antarctic Peninsula's in alphabetical order.
 GLACIERS = {
     "COL": ("Columbia Glacier, Alaska", "north"),
     "JAC": ("Jakobshavn Isbræ, Greenland", "north"),
@@ -21,43 +23,45 @@ GLACIERS = {
     "SI": ("Sjögren Inlet, Antarctic Peninsula", "south"),
 }
 
-# Satellite code -> radar band.
+# Satellite code -> radar band, in launch order (the order figures list them in).
 SENSOR_BANDS = {
     "ERS": "C",
-    "ENVISAT": "C",
     "RSAT": "C",
-    "S1": "C",
+    "ENVISAT": "C",
     "PALSAR": "L",
     "TSX": "X",
     "TDX": "X",
+    "S1": "C",
 }
 
 # The benchmark's seasons: winter is months 1-3 and 9-12 in the north, the
 # other half of the year in the south.
-_NORTHERN_WINTER = {1, 2, 3, 9, 10, 11, 12}
+_NORTHERN_WINTER = frozenset({1, 2, 3, 9, 10, 11, 12})
 
 _CODE = re.compile(r"^[A-Za-z0-9]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ORBIT = re.compile(r"^\d{3}$")
 
 
+def season_of(hemisphere: str, month: int) -> str:
+    """"winter" or "summer" in the benchmark's sense, for "north" or "south"."""
+    is_winter = (month in _NORTHERN_WINTER) == (hemisphere == "north")
+    return "winter" if is_winter else "summer"
+
+
+@dataclass
 class ParsedName:
-    """The fields of a stem (None where unreadable), its problems and warnings.
+    """The fields of a stem (None where unreadable), its problems and warnings."""
 
-    A plain class, not a dataclass: importing dataclasses pulls in `inspect`,
-    which costs the per-image step more than all of this module's work.
-    """
-
-    def __init__(self):
-        self.glacier: str | None = None
-        self.date_taken: dt.date | None = None
-        self.satellite: str | None = None
-        self.spatial_resolution: int | None = None
-        self.quality_factor: int | None = None
-        self.orbit: str | None = None
-        self.modality: str | None = None
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
+    glacier: str | None = None
+    date_taken: dt.date | None = None
+    satellite: str | None = None
+    spatial_resolution: int | None = None
+    quality_factor: int | None = None
+    orbit: str | None = None
+    modality: str | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def glacier_name(self) -> str | None:
@@ -75,9 +79,7 @@ class ParsedName:
     def season(self) -> str | None:
         if self.date_taken is None or self.hemisphere is None:
             return None
-        northern_winter = self.date_taken.month in _NORTHERN_WINTER
-        is_winter = northern_winter == (self.hemisphere == "north")
-        return "winter" if is_winter else "summer"
+        return season_of(self.hemisphere, self.date_taken.month)
 
 
 def parse_stem(stem: str) -> ParsedName:

@@ -38,14 +38,11 @@ import zlib
 from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
+from caffe_workflow.caffe.layout import FOLDERS, FULL_BOUNDING_BOXES, FULL_PNGS
 
 PANGAEA_URL = "https://download.pangaea.de/dataset/940950/files/data_raw.zip"
 MIRROR_URL = "https://huggingface.co/datasets/torchgeo/caffe"
 DEFAULT_ZIP = "resources/data_raw.zip"
-
-FOLDERS = ("sar_images", "zones", "fronts", "bounding_boxes")
-FULL_PNGS = 2043  # 681 SAR images + 681 zone masks + 681 front masks
-FULL_BOUNDING_BOXES = 681
 
 CHUNK = 1 << 20
 MAX_BACKOFF = 60.0

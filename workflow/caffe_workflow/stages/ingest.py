@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
+from caffe_workflow.caffe.labels import FRONT_CLASSES, ZONE_CLASSES
 from caffe_workflow.caffe.layout import canonical_dir
 from caffe_workflow.database import (
     DatabaseUnreachable,
@@ -53,8 +54,8 @@ INGEST_FORMAT = 1
 
 MANAGED_TAGS = ("train", "test", "invalid")
 
-ZONE_TARGETS = {0: "NA", 64: "rock", 127: "glacier", 254: "ocean"}
-FRONT_TARGETS = {255: "front"}
+ZONE_TARGETS = dict(ZONE_CLASSES)
+FRONT_TARGETS = dict(FRONT_CLASSES)
 
 # Colours: ocean blue, glacier icy cyan-white, rock brown, fronts red-orange.
 # Zone value 0 (NA) is never drawn by the App, so it needs no colour.

@@ -12,7 +12,6 @@ name could not be parsed (no glacier or date) appear only in the table.
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,8 @@ matplotlib.use("Agg")  # no display on cluster nodes and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from caffe_workflow.caffe.names import GLACIERS, SENSOR_BANDS  # noqa: E402
+
 OUTPUTS = {
     "timeline": "images_over_time.png",
     "mix": "quality_resolution.png",
@@ -31,13 +32,10 @@ OUTPUTS = {
     "validation": "validation.html",
 }
 
-# Sensors in launch order; one fixed colour each, so all figures agree.
-SATELLITES = ("ERS", "RSAT", "ENVISAT", "PALSAR", "TSX", "TDX", "S1")
+# One fixed colour per known sensor, so all figures agree.
 _PALETTE = plt.get_cmap("tab10").colors
-SAT_COLOURS = {sat: _PALETTE[i] for i, sat in enumerate(SATELLITES)}
+SAT_COLOURS = {sat: _PALETTE[i] for i, sat in enumerate(SENSOR_BANDS)}
 OTHER = "#7f7f7f"
-# North first (COL, JAC), then the Antarctic Peninsula from north to south.
-GLACIER_ORDER = ("COL", "JAC", "Crane", "DBE", "Jorum", "Mapple", "SI")
 DPI = 110
 
 
@@ -51,14 +49,18 @@ def load(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _in_order(values: pd.Series, known) -> list[str]:
+    """The values present: known ones in the order of `known`, then unknown ones sorted."""
+    present = set(values.dropna())
+    return [v for v in known if v in present] + sorted(present - set(known))
+
+
 def _glaciers(df: pd.DataFrame) -> list[str]:
-    present = set(df["glacier"].dropna())
-    return [g for g in GLACIER_ORDER if g in present] + sorted(present - set(GLACIER_ORDER))
+    return _in_order(df["glacier"], GLACIERS)
 
 
 def _satellites(df: pd.DataFrame) -> list[str]:
-    present = set(df["satellite"].dropna())
-    return [s for s in SATELLITES if s in present] + sorted(present - set(SATELLITES))
+    return _in_order(df["satellite"], SENSOR_BANDS)
 
 
 def _colour(sat: str):
@@ -187,29 +189,21 @@ body { font-family: sans-serif; font-size: 14px; margin: 1em; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #eee; }
-td.problem { color: #a00; }
 """
+_COLUMNS = {"split": "split", "stem": "image", "kind": "kind", "what": "what", "filepath": "file"}
 
 
 def validation_html(df: pd.DataFrame) -> str:
     """A self-contained HTML page: counts, then one row per problem or warning."""
     invalid = df[~df["valid"].astype(bool)]
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
-    esc = html.escape
-    rows = []
-    for kind, part, column in (("problem", invalid, "problems"),
-                               ("warning", warned, "warnings")):
-        for r in part.sort_values(["split", "stem"]).itertuples():
-            for item in getattr(r, column):
-                rows.append(
-                    f"<tr><td>{esc(str(r.split))}</td><td>{esc(r.stem)}</td>"
-                    f'<td class="{kind}">{kind}</td><td>{esc(item)}</td>'
-                    f"<td>{esc(r.filepath)}</td></tr>"
-                )
+    items = pd.concat(
+        part.sort_values(["split", "stem"]).assign(kind=kind, what=part[column]).explode("what")
+        for kind, part, column in (("problem", invalid, "problems"), ("warning", warned, "warnings"))
+    ).dropna(subset=["what"])
     body = (
-        "<table><tr><th>split</th><th>image</th><th>kind</th><th>what</th>"
-        "<th>file</th></tr>" + "".join(rows) + "</table>"
-        if rows
+        items[list(_COLUMNS)].rename(columns=_COLUMNS).to_html(index=False, border=0)
+        if len(items)
         else "<p>Every image passed validation, with no warnings.</p>"
     )
     return (
