@@ -377,7 +377,7 @@ class Bench:
                      ctx["env"], log, ctx["mongod"])
         phase.images = n
         text = log.read_text(errors="replace")
-        jobs = text.count("rule process:")  # also matches "localrule ..." 
+        jobs = text.count("rule process:")  # also matches "localrule ..."
         phase.extra["process_jobs"] = jobs
         if expect is None:
             if "Nothing to be done" not in text:
@@ -520,7 +520,8 @@ class Bench:
                else "") + ".  ",
             f"Load average (1 min) at the start: {self.load_start:.1f}; per phase below.",
             "",
-            "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) | mongod CPU s |"
+            "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) |"
+            " mongod CPU s |"
             " sample docs MB | wall / baseline | wall / floor | CPU / baseline |"
             " RSS / baseline | docs / baseline | load before→after |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",

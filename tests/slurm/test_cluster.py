@@ -4,6 +4,7 @@ import subprocess
 import time
 
 import pytest
+
 from slurm_cluster import ETC_CONF
 
 pytestmark = pytest.mark.slurm

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from slurm_cluster import SBIN_PATH
 
 from caffe_dev.sample_data import generate
+from slurm_cluster import SBIN_PATH
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

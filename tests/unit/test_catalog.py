@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from caffe_workflow.stages.catalog import merge, read_rows
-from caffe_workflow.caffe.layout import label_paths
-from caffe_workflow.stages.process import process
 from caffe_dev.sample_data import generate
+from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.stages.catalog import merge, read_rows
+from caffe_workflow.stages.process import process
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for ingest_fixtures
 
-from ingest_fixtures import make_invalid_row, make_row, write_catalog  # noqa: E402
-
+from caffe_dev.mongod import Mongod, isolated_fiftyone_env  # noqa: E402
 from caffe_workflow.database import (  # noqa: E402
     DatabaseAuthError,
     DatabaseUnreachable,
     check_database,
     mask_uri,
 )
-from caffe_dev.mongod import Mongod, isolated_fiftyone_env  # noqa: E402
+from ingest_fixtures import make_invalid_row, make_row, write_catalog  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -29,7 +29,6 @@ except ImportError:  # the package is not pip-installed (-e) in this venv yet
     sys.path.insert(0, str(WORKFLOW_DIR))
 
 from caffe_dev import sample_data  # noqa: E402
-from zip_server import ZipServer, zip_tree  # noqa: E402
 from caffe_workflow.stages.fetch import (  # noqa: E402
     MIRROR_URL,
     PANGAEA_URL,
@@ -42,6 +41,7 @@ from caffe_workflow.stages.fetch import (  # noqa: E402
     main,
     unpack,
 )
+from zip_server import ZipServer, zip_tree  # noqa: E402
 
 FAST = {"backoff": 0.01, "progress": False}
 

@@ -18,16 +18,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for ingest_fixtures
 
+from caffe_dev.mongod import free_port  # noqa: E402
+from caffe_workflow.database import mask_uri  # noqa: E402
+from caffe_workflow.stages import ingest as ig  # noqa: E402
 from ingest_fixtures import (  # noqa: E402
     make_caffe_rows,
     make_invalid_row,
     make_row,
     write_catalog,
 )
-
-from caffe_workflow.stages import ingest as ig  # noqa: E402
-from caffe_workflow.database import mask_uri  # noqa: E402
-from caffe_dev.mongod import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +49,8 @@ def name(fo):
 
 def small_rows(root: Path) -> list[dict]:
     """Eight rows: both splits, four glaciers, one invalid."""
-    rows = [make_row(i, root, g) for i, g in enumerate(["JAC", "JAC", "DBE", "COL", "COL", "Mapple", "DBE"])]
+    glaciers = ["JAC", "JAC", "DBE", "COL", "COL", "Mapple", "DBE"]
+    rows = [make_row(i, root, g) for i, g in enumerate(glaciers)]
     rows.append(make_invalid_row(7, root, "DBE"))
     return rows
 

@@ -9,9 +9,9 @@ user's work survived; a second rerun does nothing.
 import json
 from pathlib import Path
 
-import runner
 from PIL import Image, ImageOps
 
+import runner
 from caffe_dev.sample_data import generate
 
 DATASET = "caffe-incremental-test"

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import runner
 
+import runner
 from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
