@@ -95,7 +95,7 @@ class ZipServer:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
             if self.mode == "stall":
-                self.release.wait(30)
+                self.release.wait()  # close() releases it
             h.close_connection = True
             return
         h.wfile.write(body)

@@ -179,13 +179,15 @@ def test_resume_follows_a_redirect(serve, payload, paths):
     assert zip_path.read_bytes() == payload and record["final_url"] == server.url
 
 
+# The server holds a stalled connection until the test ends, so if the read
+# timeout did not end the stall, fetch would hang: the mark turns that into a
+# failure.
+@pytest.mark.timeout(120)
 def test_stalled_transfer_times_out_and_resumes(serve, payload, paths):
     server = serve(mode="stall")
     zip_path, _ = paths
-    start = time.monotonic()
-    # The read timeout, not the (long) connect timeout, must end the stall.
-    fetch(server.url, zip_path, timeout=0.5, connect_timeout=30, **FAST)
-    assert time.monotonic() - start < 10
+    # The read timeout, not the connect timeout (an hour here), must end the stall.
+    fetch(server.url, zip_path, timeout=0.5, connect_timeout=3600, **FAST)
     assert server.ranges == [None, f"bytes={len(payload) // 2}-"]
     assert zip_path.read_bytes() == payload
 
@@ -281,12 +283,15 @@ def test_file_url_works_as_a_mirror(payload, paths, tmp_path):
     assert zip_path.read_bytes() == payload
 
 
-def test_unreachable_server_fails_within_seconds_with_advice(paths):
+def test_unreachable_server_fails_after_a_few_quick_tries_with_advice(paths, monkeypatch):
     zip_path, _ = paths
-    start = time.monotonic()
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
     with pytest.raises(SourceUnavailable) as err:
-        fetch(f"http://127.0.0.1:{closed_port()}/data_raw.zip", zip_path, **FAST)
-    assert time.monotonic() - start < 5
+        fetch(f"http://127.0.0.1:{closed_port()}/data_raw.zip", zip_path, progress=False)
+    # With the default back-off: a refused connection gives up within seconds,
+    # not after the minutes of back-off a dropped transfer is worth.
+    assert 0 < sum(slept) < 5, slept
     message = str(err.value)
     assert "\n" not in message and "refused" in message
     for needle in (
@@ -302,7 +307,6 @@ def test_unreachable_server_fails_within_seconds_with_advice(paths):
 
 def test_unreachable_server_cli_prints_one_line_and_fails(paths):
     zip_path, data_dir = paths
-    start = time.monotonic()
     proc = subprocess.run(
         [
             sys.executable,
@@ -315,7 +319,6 @@ def test_unreachable_server_cli_prints_one_line_and_fails(paths):
         text=True,
         timeout=60,
     )
-    assert time.monotonic() - start < 10
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert (
