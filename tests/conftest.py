@@ -40,6 +40,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the session's mongod must be marked `slow` and `mongod`,
+    so that `-m "not slow"` (the fast development subset) never starts it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if {"mongod", "fiftyone_env"} & set(getattr(item, "fixturenames", ()))
+        and not {"slow", "mongod"} <= {m.name for m in item.iter_markers()}
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "uses the mongod fixture but is not marked both slow and mongod: "
+            + ", ".join(unmarked)
+        )
+
+
 @pytest.fixture(scope="session")
 def mongod() -> Mongod:
     """The session's private mongod (started on first use, on the port that

@@ -20,7 +20,8 @@ import urllib.parse
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.slow, pytest.mark.mongod]
+# The module's dataset is built by a Snakemake run of up to 900 s (conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.mongod, pytest.mark.timeout(1800)]
 
 # The App exposes this for its own Playwright tests: it then shows no
 # "Explore Enterprise" pop-up, query-performance toast or analytics.

@@ -7,7 +7,7 @@ import pytest
 
 from slurm_cluster import ETC_CONF
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 def run(cluster, *argv, **kw):

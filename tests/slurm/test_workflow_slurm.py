@@ -32,7 +32,8 @@ import pytest
 from caffe_dev.sample_data import generate
 from slurm_cluster import SBIN_PATH
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+# Slurm start-up, then two Snakemake runs in a row of up to TIMEOUT each.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.mongod, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"

@@ -170,6 +170,7 @@ def test_wrong_password_is_one_masked_line(site, tmp_path):
     assert not summary.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
     mongod = site["mongod"]

@@ -10,6 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -25,6 +27,7 @@ def run(*cmd):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
+@pytest.mark.slow  # starts Snakemake
 def test_snakemake_lint_is_clean():
     done = run(str(BIN / "snakemake"), "--lint")
     assert done.returncode == 0, done.stdout + done.stderr
