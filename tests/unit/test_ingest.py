@@ -6,6 +6,8 @@ which FiftyOne is already pointed; each test uses its own dataset name.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -54,6 +56,16 @@ def small_rows(root: Path) -> list[dict]:
     return rows
 
 
+def catalog_hash(row: dict) -> str:
+    """The catalog hash by its definition, written independently of
+    ingest.row_hash: the first 32 hex digits of the SHA-256 of the JSON of
+    [INGEST_FORMAT, row], keys sorted, no spaces, dates in ISO format.
+    test_row_hash_known_answer pins both to a hand-written text."""
+    text = json.dumps([ig.INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"),
+                      default=lambda value: value.isoformat())  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def by_filepath(dataset) -> dict:
     return {s.filepath: s for s in dataset.iter_samples()}
 
@@ -73,7 +85,7 @@ def assert_matches_catalog(dataset, rows: list[dict]) -> None:
             assert s[field] == row[field], (field, s[field], row[field])
         assert list(s.problems) == row["problems"]
         assert list(s.warnings) == row["warnings"]
-        assert s.catalog_hash == ig.row_hash(row)
+        assert s.catalog_hash == catalog_hash(row)
         managed = {t for t in s.tags if t in ig.MANAGED_TAGS}
         assert managed == {row["split"]} | (set() if row["valid"] else {"invalid"})
         assert s.metadata.width == row["width"] and s.metadata.height == row["height"]
@@ -96,6 +108,22 @@ def test_mask_uri_hides_credentials():
         "mongodb://***@db.example:27017/x?authSource=admin"
     )
     assert mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
+
+
+def test_row_hash_known_answer():
+    row = {"stem": "COL_2011-01-05_TDX_7_1_083", "quality_factor": 1, "valid": True,
+           "date_taken": datetime.date(2011, 1, 5), "front_length_km": 2.5,
+           "problems": [], "front_lines": [[[0.25, 0.5], [1.0, 0.0]]],
+           "zones_path": None}  # fmt: skip
+    text = (
+        f"[{ig.INGEST_FORMAT},"
+        '{"date_taken":"2011-01-05","front_length_km":2.5,"front_lines":[[[0.25,0.5],[1.0,0.0]]],'
+        '"problems":[],"quality_factor":1,"stem":"COL_2011-01-05_TDX_7_1_083","valid":true,'
+        '"zones_path":null}]'
+    )
+    expected = hashlib.sha256(text.encode()).hexdigest()[:32]
+    assert ig.row_hash(row) == expected
+    assert catalog_hash(row) == expected
 
 
 def test_row_hash_ignores_column_order_and_sees_changes(tmp_path):
