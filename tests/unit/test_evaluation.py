@@ -242,7 +242,7 @@ def test_pooled_mean_differs_from_mean_of_image_means():
 
 
 def test_pooled_mde_from_real_images_and_a_dataframe():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # a declared dependency: a missing one must fail, not skip
     label = hline((30, 30), 10, 0, 30)
     one = ev.front_error(hline((30, 30), 11, 0, 30), label, 7)  # 60 distances of 7 m
     two = ev.front_error(hline((30, 30), 13, 0, 10), label, 7)  # 10 of 21 m; 30 label pixels
@@ -355,9 +355,7 @@ def _write(path, array):
 
 
 def test_fast_and_official_agree(tmp_path):
-    from caffe_dev import official_evaluation as off
-
-    pytest.importorskip("sklearn")
+    from caffe_dev import official_evaluation as off  # needs scikit-learn (dev extra)
     rng = np.random.default_rng(3)
     raw = tmp_path / "data_raw"
     stems = [
