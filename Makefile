@@ -50,12 +50,16 @@ run: $(STAMP)
 test: $(STAMP) $(SLURM_STAMP)
 	$(BIN)/pytest
 
+# ruff's settings are in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
+	$(BIN)/ruff format .
 
 # Benchmark (caffe_dev.benchmark); extra options: make bench BENCH_ARGS="--images 100"
 bench: $(STAMP)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +38,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     root = _STATE.get("root")
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the session's mongod must be marked `slow` and `mongod`,
+    so that `-m "not slow"` (the fast development subset) never starts it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if {"mongod", "fiftyone_env"} & set(getattr(item, "fixturenames", ()))
+        and not {"slow", "mongod"} <= {m.name for m in item.iter_markers()}
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "uses the mongod fixture but is not marked both slow and mongod: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")

@@ -90,9 +90,7 @@ def make_row(i: int, root: Path, glacier: str = "JAC", rng: random.Random | None
     for piece in range(1 + i % 2):
         n = 60 + rng.randrange(60)
         y0 = 0.3 + 0.2 * piece
-        lines.append(
-            [[k / (n - 1), y0 + 0.05 * math.sin(k / 5 + i)] for k in range(n)]
-        )
+        lines.append([[k / (n - 1), y0 + 0.05 * math.sin(k / 5 + i)] for k in range(n)])
     fractions = [rng.random() for _ in range(4)]
     total = sum(fractions)
     return {

@@ -312,7 +312,8 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
     def _restore_etc_conf(self) -> None:
         if self.dir is None or not ETC_CONF.exists():
             return
-        if not ETC_CONF.read_bytes().startswith(f"{MARKER} pid={os.getpid()} dir={self.dir}\n".encode()):
+        ours = f"{MARKER} pid={os.getpid()} dir={self.dir}\n".encode()
+        if not ETC_CONF.read_bytes().startswith(ours):
             return  # not ours (never written, or replaced by someone else)
         if self._etc_backup:
             ETC_CONF.write_bytes(self._etc_backup)

@@ -55,9 +55,7 @@ class ZipServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/data_raw.zip"
-        threading.Thread(
-            target=self.httpd.serve_forever, args=(0.05,), daemon=True
-        ).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def answer(self, h: BaseHTTPRequestHandler) -> None:
         rng = h.headers.get("Range")
@@ -95,7 +93,7 @@ class ZipServer:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
             if self.mode == "stall":
-                self.release.wait(30)
+                self.release.wait()  # close() releases it
             h.close_connection = True
             return
         h.wfile.write(body)

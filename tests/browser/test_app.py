@@ -20,7 +20,8 @@ import urllib.parse
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.slow, pytest.mark.mongod]
+# The module's dataset is built by a Snakemake run of up to 900 s (conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.mongod, pytest.mark.timeout(1800)]
 
 # The App exposes this for its own Playwright tests: it then shows no
 # "Explore Enterprise" pop-up, query-performance toast or analytics.
@@ -138,7 +139,8 @@ def test_grid_thumbnails_and_sample_with_front(browser, app_url, built_dataset, 
     # Untick front_lines: the red-orange pixels must go, so they were the polyline.
     modal.locator("[data-cy=checkbox-front_lines]").click()
     page.wait_for_function(
-        "() => !document.querySelector('[data-cy=modal] [data-cy=checkbox-front_lines] input').checked"
+        "() => !document.querySelector("
+        "'[data-cy=modal] [data-cy=checkbox-front_lines] input').checked"
     )
     page.wait_for_timeout(1000)
     without_front = _overlay_pixels(_canvas_pngs(page, looker)[0])
@@ -168,8 +170,9 @@ def test_grid_thumbnails_and_sample_with_front(browser, app_url, built_dataset, 
         "samples": images,
         "grid_all_tiles_drawn_wall_s": round(grid_wall_s, 2),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in perf.items()},
-        "overlay_pixels": {"grid_tiles_min_front": min(t["front"] for t in tiles), "sample": with_front,
-                           "sample_front_off": without_front, "sample_zones_on": with_zones},
+        "overlay_pixels": {"grid_tiles_min_front": min(t["front"] for t in tiles),
+                           "sample": with_front, "sample_front_off": without_front,
+                           "sample_zones_on": with_zones},
     }  # fmt: skip
     (artifacts / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print("browser timings:", json.dumps(timings))

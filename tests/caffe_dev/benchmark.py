@@ -113,8 +113,9 @@ def _cmdline(proc) -> str:
         return "?"
 
 
-def run_measured(phase: Phase, cmd: list[str], env: dict, log: Path, mongod=None,
-                 cwd: Path | None = None) -> Phase:
+def run_measured(
+    phase: Phase, cmd: list[str], env: dict, log: Path, mongod=None, cwd: Path | None = None
+) -> Phase:
     """Run `cmd`, filling wall, CPU and peak RSS into `phase`; raise on failure."""
     import psutil
 
@@ -126,9 +127,15 @@ def run_measured(phase: Phase, cmd: list[str], env: dict, log: Path, mongod=None
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         _RUNNING.append(proc)
         peak, peak_name, main_cpu = 0, None, None
         root = psutil.Process(proc.pid)
@@ -192,9 +199,10 @@ def git_state() -> dict:
     """Commit and uncommitted changes of the code the phases run (the
     workflow in this repository, whose package the venv installs editable)."""
     git = {}
-    for key, cmd in (("commit", ["git", "rev-parse", "HEAD"]),
-                     ("dirty", ["git", "status", "--porcelain", "--", "Snakefile",
-                                "workflow", "config"])):
+    for key, cmd in (
+        ("commit", ["git", "rev-parse", "HEAD"]),
+        ("dirty", ["git", "status", "--porcelain", "--", "Snakefile", "workflow", "config"]),
+    ):
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         git[key] = done.stdout.rstrip() if done.returncode == 0 else None
     git["dirty"] = sorted(line[3:] for line in (git["dirty"] or "").splitlines() if line)
@@ -233,9 +241,13 @@ def ensure_cache(cache: Path, count: int, seed: int, size: str) -> dict:
     t0 = time.perf_counter()
     stats: dict = {}
     generate(cache, count, seed=seed, size=size, stats=stats)
-    return {"cache": str(cache), "generated": stats["written"],
-            "cached": stats["skipped"], "bytes": stats["bytes"],
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "cache": str(cache),
+        "generated": stats["written"],
+        "cached": stats["skipped"],
+        "bytes": stats["bytes"],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def link_images(cache: Path, dest: Path, indices, seed: int) -> list[str]:
@@ -320,9 +332,12 @@ class Bench:
         try:
             fn(phase, *fargs)
             phase.ok = True
-            print(f"   {name}: {phase.wall_s:.1f} s wall, {phase.cpu_s:.1f} s CPU, "
-                  f"peak {_mb(phase.peak_rss)} MB ({phase.peak_rss_process}), "
-                  f"load {phase.load_before:.1f}->{phase.load_after:.1f}", flush=True)
+            print(
+                f"   {name}: {phase.wall_s:.1f} s wall, {phase.cpu_s:.1f} s CPU, "
+                f"peak {_mb(phase.peak_rss)} MB ({phase.peak_rss_process}), "
+                f"load {phase.load_before:.1f}->{phase.load_after:.1f}",
+                flush=True,
+            )
         except Exception as err:  # reported; the phases that do not depend on it go on
             phase.error = f"{type(err).__name__}: {err}"
             print(f"   {name} FAILED: {phase.error}", file=sys.stderr, flush=True)
@@ -330,10 +345,16 @@ class Bench:
 
     # --- decode floor
     def run_floor(self, phase: Phase, data_dir: Path) -> None:
-        cmd = [sys.executable, "-m", "caffe_dev.benchmark",
-               "--decode-floor-of", str(data_dir), "--cores", str(self.args.cores)]
-        run_measured(phase, cmd, child_env(None, self.work),
-                     self.logs / "decode_floor.log")
+        cmd = [
+            sys.executable,
+            "-m",
+            "caffe_dev.benchmark",
+            "--decode-floor-of",
+            str(data_dir),
+            "--cores",
+            str(self.args.cores),
+        ]
+        run_measured(phase, cmd, child_env(None, self.work), self.logs / "decode_floor.log")
         phase.extra = json.loads((self.logs / "decode_floor.log").read_text().splitlines()[-1])
 
     # --- baseline
@@ -344,9 +365,19 @@ class Bench:
         try:
             env = child_env(mongod, root / "fiftyone")
             timings = root / "timings.json"
-            cmd = [sys.executable, "-m", "caffe_dev.baseline",
-                   "--data-dir", str(data_dir), "--dataset", DATASET,
-                   "--thumbnails-dir", str(root / "thumbnails"), "--timings", str(timings)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "caffe_dev.baseline",
+                "--data-dir",
+                str(data_dir),
+                "--dataset",
+                DATASET,
+                "--thumbnails-dir",
+                str(root / "thumbnails"),
+                "--timings",
+                str(timings),
+            ]
             run_measured(phase, cmd, env, self.logs / "baseline.log", mongod)
             phase.extra = json.loads(timings.read_text())
             phase.docs_bytes, phase.docs_count = sample_docs(mongod, env, DATASET)
@@ -358,14 +389,27 @@ class Bench:
 
     # --- workflow
     def snakemake_cmd(self, workdir: Path, data_dir: Path) -> list[str]:
-        return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                "--directory", str(workdir), "--cores", str(self.args.cores),
-                "--scheduler", self.args.scheduler,
-                "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
-                *self.args.snakemake_args]
+        return [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            str(self.args.cores),
+            "--scheduler",
+            self.args.scheduler,
+            "--config",
+            f"data_dir={data_dir}",
+            f"dataset_name={DATASET}",
+            *self.args.snakemake_args,
+        ]
 
-    def run_workflow(self, phase: Phase, ctx: dict, expect: dict | None,
-                     n: int, before=None) -> None:
+    def run_workflow(
+        self, phase: Phase, ctx: dict, expect: dict | None, n: int, before=None
+    ) -> None:
         """One Snakemake run in ctx's workdir; `expect` checks the ingest summary
         (None: nothing may run)."""
         if before:
@@ -374,8 +418,13 @@ class Bench:
         old = summary.stat().st_mtime_ns if summary.exists() else None
         log = self.logs / f"{phase.name}.log"
         started = time.time_ns()
-        run_measured(phase, self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
-                     ctx["env"], log, ctx["mongod"])
+        run_measured(
+            phase,
+            self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
+            ctx["env"],
+            log,
+            ctx["mongod"],
+        )
         phase.images = n
         text = log.read_text(errors="replace")
         phase.extra["process_jobs"] = text.count("rule process:")  # batch jobs
@@ -389,21 +438,25 @@ class Bench:
             if not summary.exists() or summary.stat().st_mtime_ns == old:
                 raise PhaseError(f"ingest did not run; log {log}")
             got = json.loads(summary.read_text())
-            phase.extra["ingest"] = {k: got.get(k) for k in
-                                     ("added", "updated", "deleted", "unchanged", "total")}
+            phase.extra["ingest"] = {
+                k: got.get(k) for k in ("added", "updated", "deleted", "unchanged", "total")
+            }
             wrong = {k: (got.get(k), v) for k, v in expect.items() if got.get(k) != v}
             if wrong:
                 raise PhaseError(f"ingest summary {got} differs from expected {expect}")
         if phase.name.endswith("build"):
-            phase.docs_bytes, phase.docs_count = sample_docs(ctx["mongod"], ctx["env"],
-                                                             DATASET)
+            phase.docs_bytes, phase.docs_count = sample_docs(ctx["mongod"], ctx["env"], DATASET)
 
     def workflow_context(self, label: str, data_dir: Path) -> dict:
         root = self.work / label
         shutil.rmtree(root / "work", ignore_errors=True)
         mongod = start_db(root / "db")
-        return {"workdir": root / "work", "data_dir": data_dir, "mongod": mongod,
-                "env": child_env(mongod, root / "fiftyone")}
+        return {
+            "workdir": root / "work",
+            "data_dir": data_dir,
+            "mongod": mongod,
+            "env": child_env(mongod, root / "fiftyone"),
+        }
 
     def run_all(self) -> None:
         a = self.args
@@ -441,8 +494,7 @@ class Bench:
             warm_page_cache(sdata)
             sctx = self.workflow_context(f"scale-{size}", sdata)
             try:
-                self.workflow_sequence(sctx, cache, size, sstems, f"scale_{size}_",
-                                       rerun_only=True)
+                self.workflow_sequence(sctx, cache, size, sstems, f"scale_{size}_", rerun_only=True)
             finally:
                 stop_db(sctx["mongod"])
                 shutil.rmtree(sdata.parent, ignore_errors=True)
@@ -456,15 +508,25 @@ class Bench:
             noop = self.phase("noop", self.run_workflow, ctx, None, n)
             if not noop.ok:
                 return
-        add = self.phase(prefix + "add_one", self.run_workflow, ctx,
-                         {"added": 1, "updated": 0, "deleted": 0, "total": n + 1}, n + 1,
-                         lambda: link_images(cache, ctx["data_dir"], [n], seed))
+        add = self.phase(
+            prefix + "add_one",
+            self.run_workflow,
+            ctx,
+            {"added": 1, "updated": 0, "deleted": 0, "total": n + 1},
+            n + 1,
+            lambda: link_images(cache, ctx["data_dir"], [n], seed),
+        )
         if rerun_only or not add.ok:
             return
         target = sorted(ctx["data_dir"].glob("sar_images/*/*.png"))[0]
-        self.phase("replace_one", self.run_workflow, ctx,
-                   {"added": 0, "updated": 1, "deleted": 0, "total": n + 1}, n + 1,
-                   lambda: replace_pixels(target))
+        self.phase(
+            "replace_one",
+            self.run_workflow,
+            ctx,
+            {"added": 0, "updated": 1, "deleted": 0, "total": n + 1},
+            n + 1,
+            lambda: replace_pixels(target),
+        )
         self.phases["replace_one"].extra["replaced"] = target.name
 
     # ---------------------------------------------------------------- report
@@ -498,14 +560,24 @@ class Bench:
             targets.append(_verdict(figure, pname, metric, value, refv, limit, ref))
         sizes = sorted(set(self.args.scaling_sizes)) if self.args.scaling else []
         if sizes:
+
             def key(size):
                 return "add_one" if size == self.args.images else f"scale_{size}_add_one"
 
             big = max(sizes)
             mid = self.args.images if self.args.images in sizes else sizes[len(sizes) // 2]
             value, refv = (ph[key(s)].wall_s if key(s) in ph else None for s in (big, mid))
-            targets.append(_verdict(f"+1-image rerun at {big} images", key(big), "wall_s",
-                                    value, refv, 2.0, f"+1 rerun at {mid}"))
+            targets.append(
+                _verdict(
+                    f"+1-image rerun at {big} images",
+                    key(big),
+                    "wall_s",
+                    value,
+                    refv,
+                    2.0,
+                    f"+1 rerun at {mid}",
+                )
+            )
         return {"ratios": ratios, "targets": targets}
 
     def report(self) -> str:
@@ -519,11 +591,16 @@ class Bench:
             f"`--cores {a.cores} --scheduler {a.scheduler}`; {os.cpu_count()} CPUs; "
             f"host {platform.node()}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
             f"Code: commit {str(self.git.get('commit'))[:10]}"
-            + (f", uncommitted changes in {', '.join(self.git['dirty'])}" if self.git.get("dirty")
-               else "") + ".  ",
+            + (
+                f", uncommitted changes in {', '.join(self.git['dirty'])}"
+                if self.git.get("dirty")
+                else ""
+            )
+            + ".  ",
             f"Load average (1 min) at the start: {self.load_start:.1f}; per phase below.",
             "",
-            "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) | mongod CPU s |"
+            "| phase | images | wall s | CPU s | of which main process | peak RSS MB (process) |"
+            " mongod CPU s |"
             " sample docs MB | wall / baseline | wall / floor | CPU / baseline |"
             " RSS / baseline | docs / baseline | load before→after |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -533,26 +610,43 @@ class Bench:
             if not p.ok:
                 lines.append(f"| {name} | FAILED: {_cell(p.error)} |" + " |" * 12)
                 continue
-            lines.append("| " + " | ".join([
-                name, str(p.images or ""), f"{p.wall_s:.1f}", f"{p.cpu_s:.1f}",
-                "" if p.main_cpu_s is None else f"{p.main_cpu_s:.1f}",
-                f"{_mb(p.peak_rss)} ({_cell(p.peak_rss_process)})",
-                "" if p.mongod_cpu_s is None else f"{p.mongod_cpu_s:.1f}",
-                "" if p.docs_bytes is None else f"{p.docs_bytes / 1e6:.2f}",
-                _ratio(r.get("wall_s/baseline")), _ratio(r.get("wall_s/floor")),
-                _ratio(r.get("cpu_s/baseline")), _ratio(r.get("peak_rss/baseline")),
-                _ratio(r.get("docs_bytes/baseline")),
-                f"{p.load_before:.1f}→{p.load_after:.1f}",
-            ]) + " |")
-        lines += ["", "## Targets", "",
-                  "| figure | target | measured | result |", "|---|---|---|---|"]
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        name,
+                        str(p.images or ""),
+                        f"{p.wall_s:.1f}",
+                        f"{p.cpu_s:.1f}",
+                        "" if p.main_cpu_s is None else f"{p.main_cpu_s:.1f}",
+                        f"{_mb(p.peak_rss)} ({_cell(p.peak_rss_process)})",
+                        "" if p.mongod_cpu_s is None else f"{p.mongod_cpu_s:.1f}",
+                        "" if p.docs_bytes is None else f"{p.docs_bytes / 1e6:.2f}",
+                        _ratio(r.get("wall_s/baseline")),
+                        _ratio(r.get("wall_s/floor")),
+                        _ratio(r.get("cpu_s/baseline")),
+                        _ratio(r.get("peak_rss/baseline")),
+                        _ratio(r.get("docs_bytes/baseline")),
+                        f"{p.load_before:.1f}→{p.load_after:.1f}",
+                    ]
+                )
+                + " |"
+            )
+        lines += [
+            "",
+            "## Targets",
+            "",
+            "| figure | target | measured | result |",
+            "|---|---|---|---|",
+        ]
         for t in figs["targets"]:
-            lines.append(f"| {t['figure']} | ≤ {t['limit']:.3g} × {t['reference']} | "
-                         f"{_ratio(t['ratio'])} ({t['detail']}) | {t['result']} |")
+            lines.append(
+                f"| {t['figure']} | ≤ {t['limit']:.3g} × {t['reference']} | "
+                f"{_ratio(t['ratio'])} ({t['detail']}) | {t['result']} |"
+            )
         base = self.phases.get("baseline")
         if base and base.ok:
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in base.extra.items()
-                              if k.endswith("_s"))
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in base.extra.items() if k.endswith("_s"))
             lines += ["", f"Baseline steps (s): {steps}."]
         lines += ["", f"Data: {getattr(self, 'data', None)}.", ""]
         return "\n".join(lines)
@@ -562,8 +656,11 @@ class Bench:
         md = self.report()
         result = {
             "args": vars(self.args),
-            "host": platform.node(), "cpus": os.cpu_count(),
-            "load_start": self.load_start, "git": self.git, "data": getattr(self, "data", None),
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "load_start": self.load_start,
+            "git": self.git,
+            "data": getattr(self, "data", None),
             "phases": {k: asdict(v) for k, v in self.phases.items()},
             **self.figures(),
         }
@@ -580,11 +677,23 @@ def _verdict(figure, phase, metric, value, refv, limit, ref) -> dict:
     else:
         result = "pass" if ratio <= limit else "miss"
     unit = (lambda v: f"{v:.1f} s") if metric == "wall_s" else (lambda v: f"{v / 1e6:.1f} MB")
-    detail = (f"{phase}: {unit(value)} vs {unit(refv)}"
-              if ratio is not None else "phase missing or failed")
-    return {"figure": figure, "phase": phase, "metric": metric, "value": value,
-            "reference_value": refv, "reference": ref, "limit": limit,
-            "ratio": ratio, "result": result, "detail": detail}
+    detail = (
+        f"{phase}: {unit(value)} vs {unit(refv)}"
+        if ratio is not None
+        else "phase missing or failed"
+    )
+    return {
+        "figure": figure,
+        "phase": phase,
+        "metric": metric,
+        "value": value,
+        "reference_value": refv,
+        "reference": ref,
+        "limit": limit,
+        "ratio": ratio,
+        "result": result,
+        "detail": detail,
+    }
 
 
 def _mb(n) -> str:
@@ -604,31 +713,56 @@ def _cell(text) -> str:
 
 def parse_args(argv):
     env_cache = os.environ.get("CAFFE_BENCH_DATA")
-    ap = argparse.ArgumentParser(prog="python -m caffe_dev.benchmark",
-                                 description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m caffe_dev.benchmark", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--images", type=int, default=681, help="images in the main run")
-    ap.add_argument("--size", choices=("full", "small"), default="full",
-                    help="image sizes: real CaFFe sizes (full) or tiny (small)")
+    ap.add_argument(
+        "--size",
+        choices=("full", "small"),
+        default="full",
+        help="image sizes: real CaFFe sizes (full) or tiny (small)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data-cache", default=env_cache or str(REPO / "bench" / "data"),
-                    help="generated images, kept between runs ($CAFFE_BENCH_DATA)")
-    ap.add_argument("--out", default=str(REPO / "bench"),
-                    help="results.md, results.json, logs/ and work/ go here")
+    ap.add_argument(
+        "--data-cache",
+        default=env_cache or str(REPO / "bench" / "data"),
+        help="generated images, kept between runs ($CAFFE_BENCH_DATA)",
+    )
+    ap.add_argument(
+        "--out",
+        default=str(REPO / "bench"),
+        help="results.md, results.json, logs/ and work/ go here",
+    )
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--scheduler", choices=("greedy", "ilp"), default="greedy",
-                    help="Snakemake scheduler (greedy: ILP costs seconds per "
-                         "scheduling round on a 681-job fan-out and gains nothing "
-                         "with uniform jobs and no resource limits)")
-    ap.add_argument("--snakemake-args", type=str.split, default=[],
-                    help="extra Snakemake arguments, one string (e.g. '--quiet rules')")
-    ap.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=False,
-                    help="also build and +1-rerun at --scaling-sizes")
-    ap.add_argument("--scaling-sizes", type=lambda s: [int(x) for x in s.split(",")],
-                    default=[170, 681, 2724])
+    ap.add_argument(
+        "--scheduler",
+        choices=("greedy", "ilp"),
+        default="greedy",
+        help="Snakemake scheduler (greedy: ILP costs seconds per "
+        "scheduling round on a 681-job fan-out and gains nothing "
+        "with uniform jobs and no resource limits)",
+    )
+    ap.add_argument(
+        "--snakemake-args",
+        type=str.split,
+        default=[],
+        help="extra Snakemake arguments, one string (e.g. '--quiet rules')",
+    )
+    ap.add_argument(
+        "--scaling",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also build and +1-rerun at --scaling-sizes",
+    )
+    ap.add_argument(
+        "--scaling-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[170, 681, 2724]
+    )
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-floor", action="store_true")
-    ap.add_argument("--keep-work", action="store_true",
-                    help="keep <out>/work (data links, databases, results)")
+    ap.add_argument(
+        "--keep-work", action="store_true", help="keep <out>/work (data links, databases, results)"
+    )
     ap.add_argument("--decode-floor-of", help=argparse.SUPPRESS)  # worker mode
     return ap.parse_args(argv)
 

@@ -260,9 +260,7 @@ class Mongod:
 
         with pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=5000) as client:
             try:
-                client.admin.command(
-                    "createUser", self.user, pwd=self.password, roles=["root"]
-                )
+                client.admin.command("createUser", self.user, pwd=self.password, roles=["root"])
             except pymongo.errors.OperationFailure as e:
                 if e.code != 13:  # Unauthorized: users exist already
                     raise

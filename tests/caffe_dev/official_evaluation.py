@@ -45,17 +45,23 @@ def read_gray(path: str) -> np.ndarray:
 
 
 def zone_metrics_sklearn(prediction: np.ndarray, label: np.ndarray) -> dict:
-    """Per-class precision/recall/F1/IoU via scikit-learn; absent classes NaN, mean over the rest."""
+    """Per-class precision/recall/F1/IoU via scikit-learn; absent classes NaN,
+    mean over the rest."""
     classes = {0: 0, 64: 1, 127: 2, 254: 3}
     y_pred = _to_classes(prediction, classes)
     y_true = _to_classes(label, classes)
     labels = [0, 1, 2, 3]
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
     iou = jaccard_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
     present = np.isin(labels, np.union1d(np.unique(y_true), np.unique(y_pred)))
     out = {}
     for name, values in (("precision", p), ("recall", r), ("f1", f), ("iou", iou)):
-        per = {cls: (float(v) if ok else float("nan")) for cls, v, ok in zip(ZONE_NAMES, values, present)}
+        per = {
+            cls: (float(v) if ok else float("nan"))
+            for cls, v, ok in zip(ZONE_NAMES, values, present)
+        }
         kept = [v for v in per.values() if not np.isnan(v)]
         per["mean"] = sum(kept) / len(kept) if kept else float("nan")
         out[name] = per
@@ -104,7 +110,10 @@ def front_from_zones(mask: np.ndarray, threshold: float) -> np.ndarray:
     z = postprocess_zones(mask)
     padded = np.pad(z, 1, mode="constant")
     glacier_next = (
-        (padded[:-2, 1:-1] == 127) | (padded[2:, 1:-1] == 127) | (padded[1:-1, :-2] == 127) | (padded[1:-1, 2:] == 127)
+        (padded[:-2, 1:-1] == 127)
+        | (padded[2:, 1:-1] == 127)
+        | (padded[1:-1, :-2] == 127)
+        | (padded[1:-1, 2:] == 127)
     )
     return drop_short((z == 254) & glacier_next, threshold)
 
@@ -141,7 +150,9 @@ def front_distances(prediction: np.ndarray, label: np.ndarray):
     lab = np.array(list(zip(*np.nonzero(label))))
     if pred.shape[0] == 0 or lab.shape[0] == 0:
         return None
-    return np.concatenate((distance.cdist(pred, lab).min(axis=1), distance.cdist(lab, pred).min(axis=1)))
+    return np.concatenate(
+        (distance.cdist(pred, lab).min(axis=1), distance.cdist(lab, pred).min(axis=1))
+    )
 
 
 def winter(glacier: str, month: int) -> bool:
@@ -180,7 +191,8 @@ def evaluate(predictions_dir: str, data_raw: str, kind: str, split: str = "test"
             invalid[stem] = "wrong size or values"
             continue
         parts = stem.split("_")
-        glacier, month, satellite, resolution = parts[0], int(parts[1].split("-")[1]), parts[2], int(parts[3])
+        glacier, satellite = parts[0], parts[2]
+        month, resolution = int(parts[1].split("-")[1]), int(parts[3])
         threshold = 750 / resolution
         if kind == "zones":
             label_zones = read_gray(os.path.join(data_raw, "zones", split, stem + "_zones.png"))
@@ -188,7 +200,8 @@ def evaluate(predictions_dir: str, data_raw: str, kind: str, split: str = "test"
             front = front_from_zones(prediction, threshold)
         else:
             front = front_from_front_prediction(prediction, threshold)
-        front = cut_to_box(front, os.path.join(data_raw, "bounding_boxes", stem + "_front_extent_coord.txt"))
+        box = os.path.join(data_raw, "bounding_boxes", stem + "_front_extent_coord.txt")
+        front = cut_to_box(front, box)
         errors = front_distances(front, label_front)
         evaluated += 1
         keys = {
@@ -225,7 +238,8 @@ def evaluate(predictions_dir: str, data_raw: str, kind: str, split: str = "test"
     if zone_results:
         summary["zones"] = {
             metric: {
-                cls: _nanmean([z[metric][cls] for z in zone_results]) for cls in (*ZONE_NAMES, "mean")
+                cls: _nanmean([z[metric][cls] for z in zone_results])
+                for cls in (*ZONE_NAMES, "mean")
             }
             for metric in ("precision", "recall", "f1", "iou")
         }

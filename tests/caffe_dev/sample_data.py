@@ -70,25 +70,86 @@ class Glacier:
 GLACIERS: dict[str, Glacier] = {
     g.name: g
     for g in (
-        Glacier("COL", "test", 7, (4476, 2107), True, False, False,
-                {("TDX", 7): 47, ("S1", 20): 18}),
-        Glacier("Mapple", "test", 20, (382, 405), False, False, False,
-                {("TSX", 7): 24, ("ENVISAT", 20): 10, ("ERS", 20): 6,
-                 ("PALSAR", 17): 2, ("S1", 20): 15}),
-        Glacier("Crane", "train", 7, (2950, 2560), False, False, True,
-                {("TSX", 7): 40, ("ENVISAT", 20): 12, ("ERS", 20): 8,
-                 ("PALSAR", 17): 9}),
-        Glacier("DBE", "train", 7, (3330, 2950), True, True, False,
-                {("TSX", 7): 45, ("ENVISAT", 20): 25, ("ERS", 20): 15,
-                 ("PALSAR", 17): 12, ("RSAT", 12): 18, ("RSAT", 20): 18}),
-        Glacier("JAC", "train", 6, (2639, 3143), False, True, False,
-                {("TSX", 6): 159}),
-        Glacier("Jorum", "train", 7, (2430, 2180), False, False, False,
-                {("TSX", 7): 30, ("ENVISAT", 20): 15, ("ERS", 20): 10,
-                 ("PALSAR", 17): 7, ("S1", 20): 15}),
-        Glacier("SI", "train", 7, (3070, 2690), True, False, True,
-                {("TSX", 7): 50, ("ENVISAT", 20): 20, ("ERS", 20): 15,
-                 ("PALSAR", 17): 18, ("RSAT", 12): 9, ("RSAT", 20): 9}),
+        Glacier(
+            "COL", "test", 7, (4476, 2107), True, False, False, {("TDX", 7): 47, ("S1", 20): 18}
+        ),
+        Glacier(
+            "Mapple",
+            "test",
+            20,
+            (382, 405),
+            False,
+            False,
+            False,
+            {
+                ("TSX", 7): 24,
+                ("ENVISAT", 20): 10,
+                ("ERS", 20): 6,
+                ("PALSAR", 17): 2,
+                ("S1", 20): 15,
+            },
+        ),
+        Glacier(
+            "Crane",
+            "train",
+            7,
+            (2950, 2560),
+            False,
+            False,
+            True,
+            {("TSX", 7): 40, ("ENVISAT", 20): 12, ("ERS", 20): 8, ("PALSAR", 17): 9},
+        ),
+        Glacier(
+            "DBE",
+            "train",
+            7,
+            (3330, 2950),
+            True,
+            True,
+            False,
+            {
+                ("TSX", 7): 45,
+                ("ENVISAT", 20): 25,
+                ("ERS", 20): 15,
+                ("PALSAR", 17): 12,
+                ("RSAT", 12): 18,
+                ("RSAT", 20): 18,
+            },
+        ),
+        Glacier("JAC", "train", 6, (2639, 3143), False, True, False, {("TSX", 6): 159}),
+        Glacier(
+            "Jorum",
+            "train",
+            7,
+            (2430, 2180),
+            False,
+            False,
+            False,
+            {
+                ("TSX", 7): 30,
+                ("ENVISAT", 20): 15,
+                ("ERS", 20): 10,
+                ("PALSAR", 17): 7,
+                ("S1", 20): 15,
+            },
+        ),
+        Glacier(
+            "SI",
+            "train",
+            7,
+            (3070, 2690),
+            True,
+            False,
+            True,
+            {
+                ("TSX", 7): 50,
+                ("ENVISAT", 20): 20,
+                ("ERS", 20): 15,
+                ("PALSAR", 17): 18,
+                ("RSAT", 12): 9,
+                ("RSAT", 20): 9,
+            },
+        ),
     )
 }
 
@@ -108,9 +169,15 @@ SMALL_MAX_SIDE = 300  # small: the largest image's longer side
 SMALL_MIN_SIDE = 48  # small: no side shorter than this (keeps masks meaningful)
 
 # First slots of the cycle: every glacier, every satellite, both splits.
-_COVER = [("JAC", "TSX", 6), ("COL", "TDX", 7), ("Crane", "ERS", 20),
-          ("DBE", "RSAT", 12), ("Jorum", "S1", 20), ("Mapple", "PALSAR", 17),
-          ("SI", "ENVISAT", 20)]
+_COVER = [
+    ("JAC", "TSX", 6),
+    ("COL", "TDX", 7),
+    ("Crane", "ERS", 20),
+    ("DBE", "RSAT", 12),
+    ("Jorum", "S1", 20),
+    ("Mapple", "PALSAR", 17),
+    ("SI", "ENVISAT", 20),
+]
 
 
 def _build_cycle() -> list[tuple[str, str, int]]:
@@ -125,9 +192,7 @@ def _build_cycle() -> list[tuple[str, str, int]]:
     keys = list(remaining)
     # Stride scheduling: item j of a key with n items sits at (j + 0.5) / n.
     rest = sorted(
-        ((j + 0.5) / n, keys.index(key), key)
-        for key, n in remaining.items()
-        for j in range(n)
+        ((j + 0.5) / n, keys.index(key), key) for key, n in remaining.items() for j in range(n)
     )
     return list(_COVER) + [key for _, _, key in rest]
 
@@ -192,8 +257,9 @@ def image_spec(seed: int, index: int) -> ImageSpec:
     track = _h("o", seed, index) % 2
     orbit = 1 + _h("track", seed, glacier, sat, track) % max_orbit
     stem = f"{glacier}_{date.isoformat()}_{sat}_{res}_{quality}_{orbit:03d}"
-    return ImageSpec(index, stem, glacier, GLACIERS[glacier].split, date, sat,
-                     res, quality, f"{orbit:03d}")
+    return ImageSpec(
+        index, stem, glacier, GLACIERS[glacier].split, date, sat, res, quality, f"{orbit:03d}"
+    )
 
 
 def image_size(spec: ImageSpec, size: str) -> tuple[int, int]:
@@ -207,9 +273,7 @@ def image_size(spec: ImageSpec, size: str) -> tuple[int, int]:
     return max(1, round(w * f)), max(1, round(h * f))
 
 
-_LARGEST_SIDE = max(
-    max(g.full_size(res)) for g in GLACIERS.values() for _, res in g.sensors
-)
+_LARGEST_SIDE = max(max(g.full_size(res)) for g in GLACIERS.values() for _, res in g.sensors)
 
 
 def paths(out_dir, spec: ImageSpec) -> dict[str, Path]:
@@ -266,11 +330,10 @@ def _scene(spec: ImageSpec, seed: int, w: int, h: int):
     xx = np.arange(wl)[None, :]
     fjord = (yy >= y0) & (yy <= y1)
     front_col = np.full(hl, -1, np.int64)
-    front_col[y0:y1 + 1] = front
+    front_col[y0 : y1 + 1] = front
     zones = np.full((hl, wl), GLACIER, np.uint8)
     zones[outcrops | (xx > coast[:, None] - coast_band)] = ROCK
-    walls = ((yy < y0) & (yy >= y0 - margin[None, :])) | (
-        (yy > y1) & (yy <= y1 + margin[None, :]))
+    walls = ((yy < y0) & (yy >= y0 - margin[None, :])) | ((yy > y1) & (yy <= y1 + margin[None, :]))
     zones[walls] = ROCK
     zones[~fjord & (xx > coast[:, None])] = OCEAN
     in_fjord = np.broadcast_to(fjord, zones.shape)
@@ -303,10 +366,10 @@ def _scene(spec: ImageSpec, seed: int, w: int, h: int):
     texture[ice] = 0.4 * _smooth(grng, (60, 4), (wl, hl))[ice]  # flow stripes
     mean *= 1 + 0.35 * texture
     # Ice melange: brighter ocean just beyond the front, fading seawards.
-    band = mean[y0:y1 + 1]
+    band = mean[y0 : y1 + 1]
     dist = (xx - front[:, None]).astype(np.float32)
     fade = np.exp(-dist / (irng.uniform(0.03, 0.10) * wl))
-    band += np.where(ocean[y0:y1 + 1], 70 * fade, 0)
+    band += np.where(ocean[y0 : y1 + 1], 70 * fade, 0)
     return zones, mean, g
 
 
@@ -339,9 +402,7 @@ def _touches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # Speckle: inverse CDF of the amplitude of a 4-look intensity (gamma) speckle,
 # tabulated for fast lookup; pixel = mean * factor[u], u uniform on 1024 bins.
 _LOOKS = 4
-_SPECKLE = np.sqrt(
-    np.random.default_rng(12345).gamma(_LOOKS, 1 / _LOOKS, 1 << 18)
-)
+_SPECKLE = np.sqrt(np.random.default_rng(12345).gamma(_LOOKS, 1 / _LOOKS, 1 << 18))
 _SPECKLE = np.quantile(_SPECKLE, (np.arange(1024) + 0.5) / 1024).astype(np.float32)
 # 64 mean levels x 1024 speckle bins -> uint8 pixel (level 0 = no data).
 _LEVELS = np.arange(64, dtype=np.float32)[:, None] * 4 + 2
@@ -429,9 +490,17 @@ def _worker_init() -> None:
         pass
 
 
-def generate(out_dir, count: int, seed: int = 0, size: str = "small",
-             first_index: int = 0, *, force: bool = False,
-             jobs: int | None = None, stats: dict | None = None) -> list[str]:
+def generate(
+    out_dir,
+    count: int,
+    seed: int = 0,
+    size: str = "small",
+    first_index: int = 0,
+    *,
+    force: bool = False,
+    jobs: int | None = None,
+    stats: dict | None = None,
+) -> list[str]:
     """Write images first_index .. first_index + count - 1 under `out_dir`.
 
     Returns their stems in index order, including images whose files were
@@ -469,25 +538,40 @@ def generate(out_dir, count: int, seed: int = 0, size: str = "small",
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m caffe_dev.sample_data",
-        description="Generate deterministic CaFFe-format sample data.")
+        description="Generate deterministic CaFFe-format sample data.",
+    )
     ap.add_argument("out_dir")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", choices=("small", "full"), default="small")
     ap.add_argument("--first-index", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="rewrite existing files")
-    ap.add_argument("--jobs", type=int, default=None,
-                    help="worker processes (default: CPU count for full, 1 for small)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: CPU count for full, 1 for small)",
+    )
     a = ap.parse_args(argv)
     start = time.perf_counter()
     stats: dict = {}
-    generate(a.out_dir, a.count, seed=a.seed, size=a.size,
-             first_index=a.first_index, force=a.force, jobs=a.jobs, stats=stats)
+    generate(
+        a.out_dir,
+        a.count,
+        seed=a.seed,
+        size=a.size,
+        first_index=a.first_index,
+        force=a.force,
+        jobs=a.jobs,
+        stats=stats,
+    )
     secs = time.perf_counter() - start
-    print(f"sample_data: {a.count} images ({stats['written']} written, "
-          f"{stats['skipped']} already present), {stats['bytes']} bytes, "
-          f"{secs:.1f} s, {a.count / secs if secs else 0:.1f} images/s "
-          f"-> {a.out_dir}")
+    print(
+        f"sample_data: {a.count} images ({stats['written']} written, "
+        f"{stats['skipped']} already present), {stats['bytes']} bytes, "
+        f"{secs:.1f} s, {a.count / secs if secs else 0:.1f} images/s "
+        f"-> {a.out_dir}"
+    )
     return 0
 
 

@@ -4,9 +4,10 @@ import subprocess
 import time
 
 import pytest
+
 from slurm_cluster import ETC_CONF
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 def run(cluster, *argv, **kw):

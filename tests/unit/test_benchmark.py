@@ -22,11 +22,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 N = 6
 
-PHASES = ["decode_floor", "baseline", "build", "noop", "add_one", "replace_one",
-          "scale_12_build", "scale_12_add_one"]
+PHASES = [
+    "decode_floor",
+    "baseline",
+    "build",
+    "noop",
+    "add_one",
+    "replace_one",
+    "scale_12_build",
+    "scale_12_add_one",
+]
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """proc's output once it ends; past `timeout`, Ctrl-C it (so that it stops
+    its mongods and Snakemake runs) and fail."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        pytest.fail(f"benchmark still running after {timeout} s:\n{stdout[-3000:]}{stderr[-3000:]}")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 8 phases, each Snakemake runs and mongods (about 2 min here)
 def test_benchmark_on_tiny_data(tmp_path):
     out = tmp_path / "out"
     cmd = [
@@ -36,8 +56,10 @@ def test_benchmark_on_tiny_data(tmp_path):
         "--data-cache", str(tmp_path / "cache"), "--out", str(out),
     ]  # fmt: skip
     env = dict(os.environ)
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)  # fmt: skip
+    stdout, stderr = finish(proc, timeout=1500)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
 
     result = json.loads((out / "results.json").read_text())
     phases = result["phases"]
@@ -45,9 +67,9 @@ def test_benchmark_on_tiny_data(tmp_path):
     for name, p in phases.items():
         assert p["ok"] and p["error"] is None, (name, p["error"])
         assert p["wall_s"] > 0 and p["cpu_s"] > 0, name
-        # Wall time is not below CPU time spread over 2 cores (with slack for
+        # CPU time fits in wall time on this machine's cores (with slack for
         # rounding), so the CPU figure is the tree's and not something else.
-        assert p["cpu_s"] <= 2 * p["wall_s"] + 1, name
+        assert p["cpu_s"] <= os.cpu_count() * p["wall_s"] + 1, name
         # Every phase runs Python: more than 5 MB, far less than the machine.
         assert 5e6 < p["peak_rss"] < 8e9, name
         assert p["load_before"] is not None and p["load_after"] is not None
@@ -126,14 +148,13 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
         "--data-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args,
     ]  # fmt: skip
     env = dict(os.environ)
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
 def test_a_failing_phase_is_reported_and_the_rest_runs(tmp_path):
     proc = _bench(tmp_path, "--snakemake-args=--no-such-option")
-    stdout, stderr = proc.communicate()
+    stdout, stderr = finish(proc, timeout=600)
     assert proc.returncode == 1, stdout + stderr
     assert "FAILED phases: build" in stderr
     phases = json.loads((tmp_path / "out" / "results.json").read_text())["phases"]

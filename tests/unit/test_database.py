@@ -20,15 +20,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for ingest_fixtures
 
-from ingest_fixtures import make_invalid_row, make_row, write_catalog  # noqa: E402
-
+from caffe_dev.mongod import Mongod, isolated_fiftyone_env  # noqa: E402
 from caffe_workflow.database import (  # noqa: E402
     DatabaseAuthError,
     DatabaseUnreachable,
     check_database,
     mask_uri,
 )
-from caffe_dev.mongod import Mongod, isolated_fiftyone_env  # noqa: E402
+from ingest_fixtures import make_invalid_row, make_row, write_catalog  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,23 +41,35 @@ WRONG = "not-the-p@ssword:9"
 @pytest.mark.parametrize(
     "uri, masked",
     [
-        ("mongodb://caffe:s3cret@db.example:27017/x?authSource=admin",
-         "mongodb://***@db.example:27017/x?authSource=admin"),
+        (
+            "mongodb://caffe:s3cret@db.example:27017/x?authSource=admin",
+            "mongodb://***@db.example:27017/x?authSource=admin",
+        ),
         # several hosts (a replica set) and several options
-        ("mongodb://caffe:s3cret@db1:27017,db2:27017,db3/?replicaSet=rs0&authSource=admin",
-         "mongodb://***@db1:27017,db2:27017,db3/?replicaSet=rs0&authSource=admin"),
-        ("mongodb+srv://caffe:s3cret@cluster0.example.net/?retryWrites=true&w=majority",
-         "mongodb+srv://***@cluster0.example.net/?retryWrites=true&w=majority"),
+        (
+            "mongodb://caffe:s3cret@db1:27017,db2:27017,db3/?replicaSet=rs0&authSource=admin",
+            "mongodb://***@db1:27017,db2:27017,db3/?replicaSet=rs0&authSource=admin",
+        ),
+        (
+            "mongodb+srv://caffe:s3cret@cluster0.example.net/?retryWrites=true&w=majority",
+            "mongodb+srv://***@cluster0.example.net/?retryWrites=true&w=majority",
+        ),
         # '@', ':', '/' in the password, percent-encoded as they must be ...
-        ("mongodb://caffe:gl%40cier%3Afront%2F1@127.0.0.1:27017/?authSource=admin",
-         "mongodb://***@127.0.0.1:27017/?authSource=admin"),
+        (
+            "mongodb://caffe:gl%40cier%3Afront%2F1@127.0.0.1:27017/?authSource=admin",
+            "mongodb://***@127.0.0.1:27017/?authSource=admin",
+        ),
         # ... or raw, as users write them anyway
-        ("mongodb://caffe:gl@cier:front/1@127.0.0.1:27017/?authSource=admin",
-         "mongodb://***@127.0.0.1:27017/?authSource=admin"),
+        (
+            "mongodb://caffe:gl@cier:front/1@127.0.0.1:27017/?authSource=admin",
+            "mongodb://***@127.0.0.1:27017/?authSource=admin",
+        ),
         ("mongodb://caffe:what?now@127.0.0.1:27017", "mongodb://***@127.0.0.1:27017"),
         # a user without a password (e.g. X.509) is masked too
-        ("mongodb://CN%3Dcaffe@db.example/?authMechanism=MONGODB-X509",
-         "mongodb://***@db.example/?authMechanism=MONGODB-X509"),
+        (
+            "mongodb://CN%3Dcaffe@db.example/?authMechanism=MONGODB-X509",
+            "mongodb://***@db.example/?authMechanism=MONGODB-X509",
+        ),
         ("mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017"),
         ("mongodb://db1,db2/fiftyone?replicaSet=rs0", "mongodb://db1,db2/fiftyone?replicaSet=rs0"),
     ],
@@ -74,7 +85,10 @@ def test_module_imports_neither_fiftyone_nor_pymongo():
         "print(sorted(m for m in ('fiftyone', 'pymongo') if m in sys.modules))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=dict(os.environ, PYTHONPATH=str(REPO / "workflow")),
     )
     assert done.returncode == 0, done.stderr
@@ -110,9 +124,21 @@ def run_ingest(env: dict, tmp_path: Path, rows: list[dict], dataset: str):
     catalog = write_catalog(rows, tmp_path / "catalog.parquet")
     summary = tmp_path / "ingest_summary.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
-         "--dataset", dataset, "--summary", str(summary)],
-        env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.ingest",
+            "--catalog",
+            str(catalog),
+            "--dataset",
+            dataset,
+            "--summary",
+            str(summary),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     return proc, summary
 
@@ -138,10 +164,17 @@ def test_ingest_logs_in_with_user_and_password(site, tmp_path):
     proc, summary = run_ingest(env, tmp_path, rows, "caffe-auth")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(summary.read_text()) == {
-        "added": 5, "updated": 0, "deleted": 0, "unchanged": 0, "relinked": 0, "total": 5,
-        "dataset": "caffe-auth"}
+        "added": 5,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "relinked": 0,
+        "total": 5,
+        "dataset": "caffe-auth",
+    }
     assert sample_filepaths(site["mongod"], site["database"], "caffe-auth") == sorted(
-        r["filepath"] for r in rows)
+        r["filepath"] for r in rows
+    )
 
     # A rerun reads the dataset back through the same login and writes nothing.
     proc, summary = run_ingest(env, tmp_path, rows, "caffe-auth")
@@ -171,6 +204,7 @@ def test_wrong_password_is_one_masked_line(site, tmp_path):
     assert not summary.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
     mongod = site["mongod"]
@@ -182,8 +216,11 @@ def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
     check_database(mongod.uri_with(site["user"], PASSWORD))
 
     # No user in the URI: ping would pass, FiftyOne's first query would not.
-    with pytest.raises(DatabaseAuthError, match=r"requires a login; put a user and password "
-                                                r"in FIFTYONE_DATABASE_URI"):
+    with pytest.raises(
+        DatabaseAuthError,
+        match=r"requires a login; put a user and password "
+        r"in FIFTYONE_DATABASE_URI",
+    ):
         check_database(mongod.uri)
 
     # A user with rights on another database only.
@@ -191,8 +228,10 @@ def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
     with pytest.raises(DatabaseAuthError) as raised:
         check_database(mongod.uri_with("elsewhere", PASSWORD))
     message = str(raised.value)
-    assert message.startswith(f"user 'elsewhere' may not use database '{site['database']}' "
-                              f"at mongodb://***@127.0.0.1:{mongod.port}/")
+    assert message.startswith(
+        f"user 'elsewhere' may not use database '{site['database']}' "
+        f"at mongodb://***@127.0.0.1:{mongod.port}/"
+    )
     assert message.endswith(f"it needs the role readWrite on '{site['database']}'")
     assert "\n" not in message and PASSWORD not in message
 

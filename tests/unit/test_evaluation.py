@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from caffe_workflow.caffe import evaluation as ev
 from PIL import Image
+
+from caffe_workflow.caffe import evaluation as ev
 
 NA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
 WHOLE = [(-5, 1000), (-5, -5), (1000, -5), (1000, 1000)]  # box corners covering everything
@@ -82,7 +83,9 @@ def test_zone_front_ignores_rock_and_outside():
     assert front.sum() == 30 and front[3, :30].all()
 
 
-@pytest.mark.parametrize("resolution,length,kept", [(20, 37, False), (20, 38, True), (6, 125, False), (6, 126, True)])
+@pytest.mark.parametrize(
+    "resolution,length,kept", [(20, 37, False), (20, 38, True), (6, 125, False), (6, 126, True)]
+)
 def test_piece_just_under_and_over_750_m(resolution, length, kept):
     # 750/20 = 37.5 px and 750/6 = 125 px: a piece of at most the threshold goes.
     threshold = ev.front_length_threshold(resolution)
@@ -198,9 +201,11 @@ def test_box_cuts_the_prediction_not_the_label():
     pred = np.ones((10, 12), bool)
     cut = ev.cut_to_box(pred, ev.read_box_corners(BOX_TEXT))
     assert cut.sum() == 7 * 6
-    assert cut[1, 2] and cut[7, 7] and not cut[8, 2] and not cut[1, 8] and not cut[0, 5] and not cut[5, 1]
+    assert cut[1, 2] and cut[7, 7]
+    assert not cut[8, 2] and not cut[1, 8] and not cut[0, 5] and not cut[5, 1]
     label = hline((10, 12), 9, 0, 12)  # entirely outside the box, still used
-    rec = ev.evaluate_image(np.where(pred, 255, 0).astype(np.uint8), "front", label, ev.read_box_corners(BOX_TEXT), 20)
+    prediction = np.where(pred, 255, 0).astype(np.uint8)
+    rec = ev.evaluate_image(prediction, "front", label, ev.read_box_corners(BOX_TEXT), 20)
     assert rec["label_pixels"] == 12
 
 
@@ -231,11 +236,14 @@ def test_pooled_mean_differs_from_mean_of_image_means():
     a = {"distance_sum_m": 20.0, "distance_count": 2, "glacier": "COL"}
     b = {"distance_sum_m": 0.0, "distance_count": 8, "glacier": "COL"}
     assert ev.pooled_mde([a, b]) == pytest.approx(2.0)
-    assert ev.mde_by([a, b], "glacier") == {"COL": {"mde_m": pytest.approx(2.0), "images": 2, "images_without_front": 0}}
+    assert ev.mde_by([a, b], "glacier") == {
+        "COL": {"mde_m": pytest.approx(2.0), "images": 2, "images_without_front": 0}
+    }
 
 
 def test_pooled_mde_from_real_images_and_a_dataframe():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # a declared dependency: a missing one must fail, not skip
+
     label = hline((30, 30), 10, 0, 30)
     one = ev.front_error(hline((30, 30), 11, 0, 30), label, 7)  # 60 distances of 7 m
     two = ev.front_error(hline((30, 30), 13, 0, 10), label, 7)  # 10 of 21 m; 30 label pixels
@@ -258,13 +266,30 @@ def test_seasons_and_sensor_groups():
 
 def test_summary_breakdowns_and_glacier_crosses():
     rows = [
-        {**ev.image_keys("COL_2011-01-18_TDX_7_1_024"), "distance_sum_m": 30.0, "distance_count": 3},
-        {**ev.image_keys("COL_2011-06-18_TSX_7_1_024"), "distance_sum_m": 10.0, "distance_count": 1},
-        {**ev.image_keys("Mapple_2007-03-31_S1_20_1_467"), "distance_sum_m": 0.0, "distance_count": 0},
+        {
+            **ev.image_keys("COL_2011-01-18_TDX_7_1_024"),
+            "distance_sum_m": 30.0,
+            "distance_count": 3,
+        },
+        {
+            **ev.image_keys("COL_2011-06-18_TSX_7_1_024"),
+            "distance_sum_m": 10.0,
+            "distance_count": 1,
+        },
+        {
+            **ev.image_keys("Mapple_2007-03-31_S1_20_1_467"),
+            "distance_sum_m": 0.0,
+            "distance_count": 0,
+        },
     ]
     s = ev.summarize(rows)
-    assert s["mde_m"] == pytest.approx(10.0) and s["images_evaluated"] == 3 and s["images_without_front"] == 1
-    assert s["by_sensor"]["TSX/TDX"] == {"mde_m": pytest.approx(10.0), "images": 2, "images_without_front": 0}
+    assert s["mde_m"] == pytest.approx(10.0)
+    assert s["images_evaluated"] == 3 and s["images_without_front"] == 1
+    assert s["by_sensor"]["TSX/TDX"] == {
+        "mde_m": pytest.approx(10.0),
+        "images": 2,
+        "images_without_front": 0,
+    }
     assert s["by_glacier"]["Mapple"]["mde_m"] is None
     assert s["by_glacier_season"]["COL/winter"]["mde_m"] == pytest.approx(10.0)
     assert s["by_resolution"]["20"]["images_without_front"] == 1
@@ -274,8 +299,12 @@ def test_summary_breakdowns_and_glacier_crosses():
 
 
 def test_zone_metrics_3x3_by_hand():
-    label = np.array([[NA, ROCK, GLACIER], [GLACIER, GLACIER, OCEAN], [OCEAN, OCEAN, OCEAN]], np.uint8)
-    pred = np.array([[NA, GLACIER, GLACIER], [GLACIER, OCEAN, OCEAN], [OCEAN, OCEAN, ROCK]], np.uint8)
+    label = np.array([[NA, ROCK, GLACIER],
+                      [GLACIER, GLACIER, OCEAN],
+                      [OCEAN, OCEAN, OCEAN]], np.uint8)  # fmt: skip
+    pred = np.array([[NA, GLACIER, GLACIER],
+                     [GLACIER, OCEAN, OCEAN],
+                     [OCEAN, OCEAN, ROCK]], np.uint8)  # fmt: skip
     # NA: tp1 fp0 fn0; rock: tp0 fp1 fn1; glacier: tp2 fp1 fn1; ocean: tp3 fp1 fn1
     m = ev.zone_metrics(pred, label)
     assert m["tp"] == {"NA": 1, "rock": 0, "glacier": 2, "ocean": 3}
@@ -284,7 +313,9 @@ def test_zone_metrics_3x3_by_hand():
     assert m["precision"]["glacier"] == pytest.approx(2 / 3)
     assert m["recall"]["ocean"] == pytest.approx(3 / 4)
     assert m["f1"]["ocean"] == pytest.approx(6 / 8)
-    assert m["iou"] == pytest.approx({"NA": 1.0, "rock": 0.0, "glacier": 0.5, "ocean": 0.6, "mean": 2.1 / 4})
+    assert m["iou"] == pytest.approx(
+        {"NA": 1.0, "rock": 0.0, "glacier": 0.5, "ocean": 0.6, "mean": 2.1 / 4}
+    )
 
 
 def test_absent_class_has_no_value_and_is_left_out():
@@ -312,7 +343,8 @@ def test_class_only_in_label_has_zero_precision():
 def test_wrong_size_is_invalid():
     reason = ev.validate_prediction(np.zeros((4, 5), np.uint8), (4, 6), "zones")
     assert reason == "size 5x4 differs from the label's 6x4"
-    rec = ev.evaluate_image(np.zeros((4, 5), np.uint8), "front", np.zeros((4, 6), np.uint8), WHOLE, 20)
+    prediction, label = np.zeros((4, 5), np.uint8), np.zeros((4, 6), np.uint8)
+    rec = ev.evaluate_image(prediction, "front", label, WHOLE, 20)
     assert rec["valid"] is False and "size" in rec["reason"]
 
 
@@ -322,7 +354,8 @@ def test_wrong_values_are_invalid():
     front = np.array([[0, 1], [255, 254]], np.uint8)
     assert ev.validate_prediction(front, (2, 2), "front") == "values outside {0, 255}: 1, 254"
     assert ev.validate_prediction(np.array([[0, 255]], np.uint8), (1, 2), "front") is None
-    assert "single-channel" in ev.validate_prediction(np.zeros((2, 2, 3), np.uint8), (2, 2), "front")
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    assert "single-channel" in ev.validate_prediction(rgb, (2, 2), "front")
 
 
 # --- fast and official implementations agree -------------------------------
@@ -334,12 +367,15 @@ def _write(path, array):
 
 
 def test_fast_and_official_agree(tmp_path):
-    from caffe_dev import official_evaluation as off
+    from caffe_dev import official_evaluation as off  # needs scikit-learn (dev extra)
 
-    pytest.importorskip("sklearn")
     rng = np.random.default_rng(3)
     raw = tmp_path / "data_raw"
-    stems = ["COL_2011-01-18_TDX_7_1_024", "Mapple_2007-03-31_S1_20_1_467", "Mapple_2008-10-13_TSX_7_2_034"]
+    stems = [
+        "COL_2011-01-18_TDX_7_1_024",
+        "Mapple_2007-03-31_S1_20_1_467",
+        "Mapple_2008-10-13_TSX_7_2_034",
+    ]
     records_zones, records_front = [], []
     for i, stem in enumerate(stems):
         h, w = 60, 200

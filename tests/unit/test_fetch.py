@@ -29,7 +29,6 @@ except ImportError:  # the package is not pip-installed (-e) in this venv yet
     sys.path.insert(0, str(WORKFLOW_DIR))
 
 from caffe_dev import sample_data  # noqa: E402
-from zip_server import ZipServer, zip_tree  # noqa: E402
 from caffe_workflow.stages.fetch import (  # noqa: E402
     MIRROR_URL,
     PANGAEA_URL,
@@ -42,6 +41,7 @@ from caffe_workflow.stages.fetch import (  # noqa: E402
     main,
     unpack,
 )
+from zip_server import ZipServer, zip_tree  # noqa: E402
 
 FAST = {"backoff": 0.01, "progress": False}
 
@@ -70,19 +70,11 @@ def payload(tree) -> bytes:
 
 
 def files_of(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def leftovers(parent: Path) -> list[str]:
-    return (
-        [p.name for p in parent.iterdir() if ".unpacking-" in p.name]
-        if parent.exists()
-        else []
-    )
+    return [p.name for p in parent.iterdir() if ".unpacking-" in p.name] if parent.exists() else []
 
 
 @pytest.fixture
@@ -126,9 +118,7 @@ def closed_port() -> int:
 
 def subprocess_env() -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(WORKFLOW_DIR), env.get("PYTHONPATH")])
-    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WORKFLOW_DIR), env.get("PYTHONPATH")]))
     return env
 
 
@@ -162,30 +152,27 @@ def test_dropped_connection_is_resumed_with_range(serve, payload, paths):
     record = fetch(server.url, zip_path, retries=2, **FAST)
     assert server.ranges == [None, f"bytes={half}-"]
     assert zip_path.read_bytes() == payload
-    assert (
-        record["attempts"] == 2
-        and record["sha256"] == hashlib.sha256(payload).hexdigest()
-    )
+    assert record["attempts"] == 2 and record["sha256"] == hashlib.sha256(payload).hexdigest()
 
 
 def test_resume_follows_a_redirect(serve, payload, paths):
     server = serve(mode="drop")
     zip_path, _ = paths
-    record = fetch(
-        server.url.replace("/data_raw.zip", "/mirror/data_raw.zip"), zip_path, **FAST
-    )
+    record = fetch(server.url.replace("/data_raw.zip", "/mirror/data_raw.zip"), zip_path, **FAST)
     half = len(payload) // 2
     assert server.ranges == [None, None, f"bytes={half}-", f"bytes={half}-"]
     assert zip_path.read_bytes() == payload and record["final_url"] == server.url
 
 
+# The server holds a stalled connection until the test ends, so if the read
+# timeout did not end the stall, fetch would hang: the mark turns that into a
+# failure.
+@pytest.mark.timeout(120)
 def test_stalled_transfer_times_out_and_resumes(serve, payload, paths):
     server = serve(mode="stall")
     zip_path, _ = paths
-    start = time.monotonic()
-    # The read timeout, not the (long) connect timeout, must end the stall.
-    fetch(server.url, zip_path, timeout=0.5, connect_timeout=30, **FAST)
-    assert time.monotonic() - start < 10
+    # The read timeout, not the connect timeout (an hour here), must end the stall.
+    fetch(server.url, zip_path, timeout=0.5, connect_timeout=3600, **FAST)
     assert server.ranges == [None, f"bytes={len(payload) // 2}-"]
     assert zip_path.read_bytes() == payload
 
@@ -213,9 +200,7 @@ def test_killed_download_is_resumed_by_the_next_run(serve, payload, paths):
     proc.terminate()  # what Snakemake / SLURM do on cancel
     _, err = proc.communicate(timeout=20)
     assert proc.returncode != 0 and "Traceback" not in err
-    assert (
-        part.stat().st_size == half and not zip_path.exists() and not data_dir.exists()
-    )
+    assert part.stat().st_size == half and not zip_path.exists() and not data_dir.exists()
 
     server.release.set()
     assert main(cli(server.url, zip_path, data_dir)) == 0
@@ -281,12 +266,15 @@ def test_file_url_works_as_a_mirror(payload, paths, tmp_path):
     assert zip_path.read_bytes() == payload
 
 
-def test_unreachable_server_fails_within_seconds_with_advice(paths):
+def test_unreachable_server_fails_after_a_few_quick_tries_with_advice(paths, monkeypatch):
     zip_path, _ = paths
-    start = time.monotonic()
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
     with pytest.raises(SourceUnavailable) as err:
-        fetch(f"http://127.0.0.1:{closed_port()}/data_raw.zip", zip_path, **FAST)
-    assert time.monotonic() - start < 5
+        fetch(f"http://127.0.0.1:{closed_port()}/data_raw.zip", zip_path, progress=False)
+    # With the default back-off: a refused connection gives up within seconds,
+    # not after the minutes of back-off a dropped transfer is worth.
+    assert 0 < sum(slept) < 5, slept
     message = str(err.value)
     assert "\n" not in message and "refused" in message
     for needle in (
@@ -302,7 +290,6 @@ def test_unreachable_server_fails_within_seconds_with_advice(paths):
 
 def test_unreachable_server_cli_prints_one_line_and_fails(paths):
     zip_path, data_dir = paths
-    start = time.monotonic()
     proc = subprocess.run(
         [
             sys.executable,
@@ -315,7 +302,6 @@ def test_unreachable_server_cli_prints_one_line_and_fails(paths):
         text=True,
         timeout=60,
     )
-    assert time.monotonic() - start < 10
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert (
@@ -337,10 +323,7 @@ def test_cli_downloads_and_unpacks_end_to_end(serve, tree, paths, tmp_path, caps
     assert files_of(data_dir) == files_of(tree)
     assert has_caffe(data_dir) and leftovers(data_dir.parent) == []
     summary = json.loads(report.read_text())
-    assert (
-        summary["download"]["sha256"]
-        == hashlib.sha256(zip_path.read_bytes()).hexdigest()
-    )
+    assert summary["download"]["sha256"] == hashlib.sha256(zip_path.read_bytes()).hexdigest()
     counts = summary["unpack"]["counts"]
     assert (counts["sar_images"], counts["pngs"], counts["bounding_boxes"]) == (3, 9, 3)
     assert summary["unpack"]["complete"] is False
@@ -376,14 +359,10 @@ def test_wrong_sha256_keeps_the_file_and_unpacks_nothing(serve, payload, paths, 
     zip_path, data_dir = paths
     assert main(cli(server.url, zip_path, data_dir, "--sha256", "0" * 64)) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        "error: sha256 of the file downloaded"
-    )
+    assert len(lines) == 1 and lines[0].startswith("error: sha256 of the file downloaded")
     rejected = zip_path.with_name("data_raw.zip.rejected")
     assert rejected.read_bytes() == payload and str(rejected) in lines[0]
-    assert (
-        not zip_path.exists() and not zip_path.with_name("data_raw.zip.part").exists()
-    )
+    assert not zip_path.exists() and not zip_path.with_name("data_raw.zip.part").exists()
     assert not data_dir.exists() and leftovers(data_dir.parent) == []
 
     # The rejected file is not resumed: the next run starts from zero.
@@ -405,11 +384,7 @@ def test_truncated_zip_is_refused_and_kept(serve, payload, paths, capsys):
     zip_path, data_dir = paths
     assert main(cli(server.url, zip_path, data_dir)) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert (
-        len(lines) == 1
-        and "is not a readable zip" in lines[0]
-        and "truncated" in lines[0]
-    )
+    assert len(lines) == 1 and "is not a readable zip" in lines[0] and "truncated" in lines[0]
     assert zip_path.read_bytes() == truncated  # kept for inspection
     assert not data_dir.exists() and leftovers(data_dir.parent) == []
 
@@ -430,9 +405,7 @@ def flip_byte_in_last_member(data: bytes) -> bytes:
 def test_corrupt_member_fails_its_crc_and_nothing_is_left(tree, paths):
     zip_path, data_dir = paths
     zip_path.parent.mkdir(parents=True)
-    zip_path.write_bytes(
-        flip_byte_in_last_member(zip_tree(tree, compression=zipfile.ZIP_STORED))
-    )
+    zip_path.write_bytes(flip_byte_in_last_member(zip_tree(tree, compression=zipfile.ZIP_STORED)))
     with pytest.raises(BadArchive, match="is corrupt .*Bad CRC-32"):
         unpack(zip_path, data_dir)
     assert not data_dir.exists() and leftovers(data_dir.parent) == []

@@ -5,8 +5,6 @@ Acceptance criterion: rasterise the polylines back with thickness 1; at least
 least 95 % of the raster lies within 1 px of the front.
 """
 
-import time
-
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -410,22 +408,17 @@ def big_front(w, h, pixels, seed):
 
 
 @pytest.mark.parametrize(
-    "w, h, pixels, limit_ms",
+    "w, h, pixels",
     [
-        (4476, 2107, 6000, 50.0),  # the largest COL image
-        (2639, 3143, 3000, 20.0),  # every JAC image (target < 10 ms; slack for a busy host)
+        (4476, 2107, 6000),  # the largest COL image
+        (2639, 3143, 3000),  # every JAC image
     ],
 )
-def test_speed_on_full_size_masks(w, h, pixels, limit_ms):
+def test_full_size_masks(w, h, pixels):
+    # Tracing speed is measured by the benchmark, not asserted here.
     mask = big_front(w, h, pixels, seed=w)
     assert 0.9 * pixels < (mask == 255).sum() < 1.1 * pixels
-    data = mask.tobytes()
-    times = []
-    for _ in range(5):
-        t0 = time.process_time()  # CPU time: other jobs share this host
-        lines = trace_fronts(data, w, h)
-        times.append(time.process_time() - t0)
-    assert min(times) * 1000 < limit_ms
+    lines = trace_fronts(mask.tobytes(), w, h)
     recall, precision = quality(mask, rasterise(lines, w, h))
     assert recall >= 0.95 and precision >= 0.95
 
@@ -437,6 +430,7 @@ def test_fiftyone_rasterisation():
     It needs no database (conftest points FiftyOne at a private one anyway).
     """
     import fiftyone.core.labels as fol
+
     for name, make in FRONTS.items():
         mask = make()
         h, w = mask.shape
@@ -451,9 +445,7 @@ def test_fiftyone_rasterisation():
                 for line in trace(mask)
             ]
         )
-        seg = polylines.to_segmentation(
-            frame_size=(w, h), mask_targets={255: "front"}, thickness=1
-        )
+        seg = polylines.to_segmentation(frame_size=(w, h), mask_targets={255: "front"}, thickness=1)
         # FiftyOne rasterises at round(x * w): the centre w - 0.5 of the last
         # column rounds to w, off the image. So leave out the last column and
         # row (they matter for the "edges" front only).

@@ -6,11 +6,12 @@ which FiftyOne is already pointed; each test uses its own dataset name.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,16 +19,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for ingest_fixtures
 
+from caffe_dev.mongod import free_port  # noqa: E402
+from caffe_workflow.database import mask_uri  # noqa: E402
+from caffe_workflow.stages import ingest as ig  # noqa: E402
 from ingest_fixtures import (  # noqa: E402
     make_caffe_rows,
     make_invalid_row,
     make_row,
     write_catalog,
 )
-
-from caffe_workflow.stages import ingest as ig  # noqa: E402
-from caffe_workflow.database import mask_uri  # noqa: E402
-from caffe_dev.mongod import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,9 +50,20 @@ def name(fo):
 
 def small_rows(root: Path) -> list[dict]:
     """Eight rows: both splits, four glaciers, one invalid."""
-    rows = [make_row(i, root, g) for i, g in enumerate(["JAC", "JAC", "DBE", "COL", "COL", "Mapple", "DBE"])]
+    glaciers = ["JAC", "JAC", "DBE", "COL", "COL", "Mapple", "DBE"]
+    rows = [make_row(i, root, g) for i, g in enumerate(glaciers)]
     rows.append(make_invalid_row(7, root, "DBE"))
     return rows
+
+
+def catalog_hash(row: dict) -> str:
+    """The catalog hash by its definition, written independently of
+    ingest.row_hash: the first 32 hex digits of the SHA-256 of the JSON of
+    [INGEST_FORMAT, row], keys sorted, no spaces, dates in ISO format.
+    test_row_hash_known_answer pins both to a hand-written text."""
+    text = json.dumps([ig.INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"),
+                      default=lambda value: value.isoformat())  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def by_filepath(dataset) -> dict:
@@ -66,15 +77,35 @@ def assert_matches_catalog(dataset, rows: list[dict]) -> None:
     assert len(dataset) == len(rows)
     for row in rows:
         s = samples[row["filepath"]]
-        for field in ("stem", "split", "glacier", "glacier_name", "satellite", "sensor_band",
-                      "season", "hemisphere", "orbit", "modality", "image_mode", "date_taken",
-                      "year", "spatial_resolution", "quality_factor", "zone_na_fraction",
-                      "zone_rock_fraction", "zone_glacier_fraction", "zone_ocean_fraction",
-                      "front_pixels", "front_length_km", "valid", "thumbnail_path"):
+        for field in (
+            "stem",
+            "split",
+            "glacier",
+            "glacier_name",
+            "satellite",
+            "sensor_band",
+            "season",
+            "hemisphere",
+            "orbit",
+            "modality",
+            "image_mode",
+            "date_taken",
+            "year",
+            "spatial_resolution",
+            "quality_factor",
+            "zone_na_fraction",
+            "zone_rock_fraction",
+            "zone_glacier_fraction",
+            "zone_ocean_fraction",
+            "front_pixels",
+            "front_length_km",
+            "valid",
+            "thumbnail_path",
+        ):
             assert s[field] == row[field], (field, s[field], row[field])
         assert list(s.problems) == row["problems"]
         assert list(s.warnings) == row["warnings"]
-        assert s.catalog_hash == ig.row_hash(row)
+        assert s.catalog_hash == catalog_hash(row)
         managed = {t for t in s.tags if t in ig.MANAGED_TAGS}
         assert managed == {row["split"]} | (set() if row["valid"] else {"invalid"})
         assert s.metadata.width == row["width"] and s.metadata.height == row["height"]
@@ -99,6 +130,22 @@ def test_mask_uri_hides_credentials():
     assert mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
 
 
+def test_row_hash_known_answer():
+    row = {"stem": "COL_2011-01-05_TDX_7_1_083", "quality_factor": 1, "valid": True,
+           "date_taken": datetime.date(2011, 1, 5), "front_length_km": 2.5,
+           "problems": [], "front_lines": [[[0.25, 0.5], [1.0, 0.0]]],
+           "zones_path": None}  # fmt: skip
+    text = (
+        f"[{ig.INGEST_FORMAT},"
+        '{"date_taken":"2011-01-05","front_length_km":2.5,"front_lines":[[[0.25,0.5],[1.0,0.0]]],'
+        '"problems":[],"quality_factor":1,"stem":"COL_2011-01-05_TDX_7_1_083","valid":true,'
+        '"zones_path":null}]'
+    )
+    expected = hashlib.sha256(text.encode()).hexdigest()[:32]
+    assert ig.row_hash(row) == expected
+    assert catalog_hash(row) == expected
+
+
 def test_row_hash_ignores_column_order_and_sees_changes(tmp_path):
     row = make_row(3, tmp_path)
     assert ig.row_hash(row) == ig.row_hash(dict(reversed(list(row.items()))))
@@ -113,39 +160,60 @@ def test_duplicate_filepath_is_refused(tmp_path):
         ig.read_catalog(path)
 
 
-def test_unreachable_database_is_one_clear_line_within_seconds(tmp_path):
+def test_unreachable_database_is_one_clear_line(tmp_path):
     port = free_port()  # closed: nothing listens there
-    env = dict(os.environ, FIFTYONE_DATABASE_URI=f"mongodb://caffeuser:s3cret@127.0.0.1:{port}",
-               PYTHONPATH=str(REPO / "workflow"))
+    env = dict(
+        os.environ,
+        FIFTYONE_DATABASE_URI=f"mongodb://caffeuser:s3cret@127.0.0.1:{port}",
+        PYTHONPATH=str(REPO / "workflow"),
+    )
     catalog = write_catalog([make_row(1, tmp_path)], tmp_path / "catalog.parquet")
     summary = tmp_path / "summary.json"
-    t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
-         "--dataset", "never", "--summary", str(summary)],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.ingest",
+            "--catalog",
+            str(catalog),
+            "--dataset",
+            "never",
+            "--summary",
+            str(summary),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    elapsed = time.monotonic() - t0
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("ERROR: cannot reach the FiftyOne database at "
-                               f"mongodb://***@127.0.0.1:{port}")
+    assert lines[0].startswith(
+        f"ERROR: cannot reach the FiftyOne database at mongodb://***@127.0.0.1:{port}"
+    )
     assert "s3cret" not in proc.stderr and "caffeuser" not in proc.stderr
     assert "start mongod" in lines[0] and "FIFTYONE_DATABASE_URI" in lines[0]
-    assert elapsed < 10, elapsed
     assert not summary.exists()
 
 
 # ------------------------------------------------------------ real database
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     rows = small_rows(tmp_path)
     summary = ig.ingest(write_catalog(rows, tmp_path / "catalog.parquet"), name)
-    assert summary == {"added": 8, "updated": 0, "deleted": 0, "unchanged": 0,
-                       "relinked": 0, "total": 8, "dataset": name}
+    assert summary == {
+        "added": 8,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "relinked": 0,
+        "total": 8,
+        "dataset": name,
+    }
 
     ds = fo.load_dataset(name)
     assert ds.persistent and ds.media_type == "image"
@@ -182,8 +250,10 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     bad = ds.match_tags("invalid").first()
     assert bad.valid is False and bad.problems and bad.zones is None and bad.front_lines is None
 
-    assert ds.mask_targets == {"zones": {0: "NA", 64: "rock", 127: "glacier", 254: "ocean"},
-                               "front": {255: "front"}}
+    assert ds.mask_targets == {
+        "zones": {0: "NA", 64: "rock", 127: "glacier", 254: "ocean"},
+        "front": {255: "front"},
+    }
     cfg = ds.app_config
     assert cfg.media_fields == ["filepath", "thumbnail_path"]
     assert cfg.grid_media_field == "thumbnail_path"
@@ -206,6 +276,7 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     assert "CaFFe" in ds.description
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
     catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
@@ -217,14 +288,22 @@ def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
     ds_modified = ds._doc.last_modified_at
 
     summary = ig.ingest(catalog, name)
-    assert summary == {"added": 0, "updated": 0, "deleted": 0, "unchanged": 8,
-                       "relinked": 0, "total": 8, "dataset": name}
+    assert summary == {
+        "added": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 8,
+        "relinked": 0,
+        "total": 8,
+        "dataset": name,
+    }
     ds.reload()
     assert dict(zip(*ds.values(["id", "last_modified_at"]))) == before
     assert {v.name: v.last_modified_at for v in ds._doc.get_saved_views()} == views_before
     assert ds._doc.last_modified_at == ds_modified
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
     rows = small_rows(tmp_path)
@@ -238,8 +317,15 @@ def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
     del rows[2]  # a DBE row; DBE keeps two
     rows += [make_row(100, tmp_path, "SI"), make_row(101, tmp_path, "JAC")]
     summary = ig.ingest(write_catalog(rows, catalog), name)
-    assert summary == {"added": 2, "updated": 1, "deleted": 1, "unchanged": 6,
-                       "relinked": 0, "total": 9, "dataset": name}
+    assert summary == {
+        "added": 2,
+        "updated": 1,
+        "deleted": 1,
+        "unchanged": 6,
+        "relinked": 0,
+        "total": 9,
+        "dataset": name,
+    }
     ds.reload()
     assert_matches_catalog(ds, rows)
     assert ds.one(fo.ViewField("filepath") == untouched).last_modified_at == stamp
@@ -262,6 +348,7 @@ def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
     assert len(ds) == 8
 
 
+@pytest.mark.slow
 @pytest.mark.mongod
 def test_user_tags_fields_labels_and_views_survive(fo, name, tmp_path):
     rows = small_rows(tmp_path)
@@ -316,32 +403,43 @@ def test_cli_writes_summary_atomically(fo, name, tmp_path, fiftyone_env):
     catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
     summary = tmp_path / "out" / "ingest_summary.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
-         "--dataset", name, "--summary", str(summary)],
-        env=fiftyone_env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.ingest",
+            "--catalog",
+            str(catalog),
+            "--dataset",
+            name,
+            "--summary",
+            str(summary),
+        ],
+        env=fiftyone_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(summary.read_text()) == {
-        "added": 8, "updated": 0, "deleted": 0, "unchanged": 0, "relinked": 0, "total": 8,
-        "dataset": name}
+        "added": 8,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 0,
+        "relinked": 0,
+        "total": 8,
+        "dataset": name,
+    }
     assert [p.name for p in summary.parent.iterdir()] == ["ingest_summary.json"]
     assert proc.stdout == ""
 
 
 @pytest.mark.slow
 @pytest.mark.mongod
-def test_681_rows_are_fast(fo, name, tmp_path):
+def test_681_rows_then_a_rerun_that_changes_nothing(fo, name, tmp_path):
+    # The ingest's speed at this size is the benchmark's business, not a test's.
     rows = make_caffe_rows(tmp_path)
     catalog = write_catalog(rows, tmp_path / "catalog.parquet")
-    t0 = time.perf_counter()
     first = ig.ingest(catalog, name)
-    t1 = time.perf_counter()
     again = ig.ingest(catalog, name)
-    t2 = time.perf_counter()
-    print(f"\n681 rows: first ingest {t1 - t0:.2f} s, no-change rerun {t2 - t1:.2f} s "
-          "(fiftyone already imported)")
     assert first["added"] == 681 and again["unchanged"] == 681
     assert_matches_catalog(fo.load_dataset(name), rows)
-    # Loose bounds: the machine is shared; typical figures are in the report.
-    assert t1 - t0 < 30
-    assert t2 - t1 < 3

@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from caffe_workflow.caffe.layout import FOLDERS, FULL_BOUNDING_BOXES, FULL_PNGS, image_paths, label_paths
+from caffe_workflow.caffe.layout import (
+    FOLDERS,
+    FULL_BOUNDING_BOXES,
+    FULL_PNGS,
+    image_paths,
+    label_paths,
+)
 
 
 def test_paths_of_one_image():

@@ -45,6 +45,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.slow
 def test_mongod_starts_answers_and_stops(tmp_path):
     server = start_mongod(tmp_path / "db")
     try:
@@ -65,6 +66,7 @@ def test_mongod_starts_answers_and_stops(tmp_path):
     server.stop()  # a second stop is harmless
 
 
+@pytest.mark.slow
 def test_context_manager_keeps_data_across_restarts(tmp_path):
     with Mongod(tmp_path / "db") as first:
         pymongo.MongoClient(first.uri).caffe_test.things.insert_one({"n": 1})
@@ -72,6 +74,8 @@ def test_context_manager_keeps_data_across_restarts(tmp_path):
         assert pymongo.MongoClient(second.uri).caffe_test.things.count_documents({}) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.mongod
 def test_busy_port_fails_with_the_log(tmp_path, mongod):
     # The session mongod holds this port, so a second one must fail fast and
     # say why, instead of waiting for its timeout.
@@ -90,12 +94,15 @@ def test_isolated_env_values(tmp_path):
     assert Path(a["FIFTYONE_DEFAULT_DATASET_DIR"]).is_relative_to(tmp_path / "a")
 
 
+@pytest.mark.slow
+@pytest.mark.mongod
 def test_session_env_points_at_private_mongod(mongod, fiftyone_env):
     assert os.environ["FIFTYONE_DATABASE_URI"] == mongod.uri
     assert fiftyone_env["FIFTYONE_DATABASE_URI"] == mongod.uri
     assert pymongo.MongoClient(mongod.uri).admin.command("ping")["ok"] == 1
 
 
+@pytest.mark.mongod
 @pytest.mark.slow
 def test_fiftyone_subprocess_writes_to_private_mongod(mongod, fiftyone_env, tmp_path):
     """A real `import fiftyone` with the env creates a persistent dataset that
@@ -153,12 +160,14 @@ def test_conda_env_uses_the_locked_versions():
         assert locked.get(name.lower()) == version, requirement
 
 
+@pytest.mark.slow
 def test_auth_mode_requires_login_and_keeps_its_user(tmp_path):
     password = "p@ss:w/rd%"
     with Mongod(tmp_path / "db", user="admin", password=password) as server:
         assert server.uri == f"mongodb://127.0.0.1:{server.port}"  # no credentials
         assert server.admin_uri == (
-            f"mongodb://admin:p%40ss%3Aw%2Frd%25@127.0.0.1:{server.port}/?authSource=admin")
+            f"mongodb://admin:p%40ss%3Aw%2Frd%25@127.0.0.1:{server.port}/?authSource=admin"
+        )
         with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000) as anonymous:
             with pytest.raises(pymongo.errors.OperationFailure, match="requires authentication"):
                 anonymous.caffe_test.list_collection_names()

@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from caffe_dev.sample_data import generate
 from caffe_workflow.caffe.layout import label_paths
 from caffe_workflow.stages.process import process
-from caffe_dev.sample_data import generate
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,34 @@ STEM = re.compile(
     r"(ERS|ENVISAT|RSAT|S1|PALSAR|TSX|TDX)_(\d+)_([1-6])_(\d{3})$"
 )
 # (satellite, resolution) combinations of the real data, by glacier (CAFFE.md).
-COMBOS = {("ERS", 20), ("ENVISAT", 20), ("S1", 20), ("PALSAR", 17), ("RSAT", 12),
-          ("RSAT", 20), ("TSX", 7)}
+COMBOS = {
+    ("ERS", 20),
+    ("ENVISAT", 20),
+    ("S1", 20),
+    ("PALSAR", 17),
+    ("RSAT", 12),
+    ("RSAT", 20),
+    ("TSX", 7),
+}
 TEST_GLACIERS = {"COL", "Mapple"}
-REAL_GLACIER_COUNTS = {"COL": 65, "Mapple": 57, "Crane": 69, "DBE": 133,
-                       "JAC": 159, "Jorum": 77, "SI": 121}
-REAL_SATELLITE_COUNTS = {"TSX": 348, "ENVISAT": 82, "ERS": 54, "RSAT": 54,
-                         "PALSAR": 48, "S1": 48, "TDX": 47}
+REAL_GLACIER_COUNTS = {
+    "COL": 65,
+    "Mapple": 57,
+    "Crane": 69,
+    "DBE": 133,
+    "JAC": 159,
+    "Jorum": 77,
+    "SI": 121,
+}
+REAL_SATELLITE_COUNTS = {
+    "TSX": 348,
+    "ENVISAT": 82,
+    "ERS": 54,
+    "RSAT": 54,
+    "PALSAR": 48,
+    "S1": 48,
+    "TDX": 47,
+}
 
 
 def allowed(glacier, satellite, resolution):
@@ -40,7 +61,8 @@ def allowed(glacier, satellite, resolution):
 def digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -104,7 +126,11 @@ def test_names_well_formed_and_unique_far_beyond_681():
         assert dt.date(1995, 11, 13) <= dt.date.fromisoformat(date) <= dt.date(2020, 6, 12)
         assert orbit != "000"
         assert (spec.glacier, spec.satellite, spec.resolution, spec.orbit) == (
-            glacier, sat, int(res), orbit)
+            glacier,
+            sat,
+            int(res),
+            orbit,
+        )
         assert spec.split == split_of(spec.stem)
     # Every allowed combination is used.
     used = {(s.glacier, s.satellite, s.resolution) for s in specs}
@@ -127,8 +153,9 @@ def test_deterministic_and_index_local(data14, tmp_path):
     # Images 12 and 13 alone are byte-identical to the same images in the full run.
     part = tmp_path / "part"
     assert sd.generate(part, 2, seed=0, first_index=12) == stems[12:]
-    assert digest(part) == {k: v for k, v in digest(root).items()
-                            if any(s in k for s in stems[12:])}
+    assert digest(part) == {
+        k: v for k, v in digest(root).items() if any(s in k for s in stems[12:])
+    }
     # Another seed gives other data.
     other = sd.generate(tmp_path / "other", 3, seed=1)
     assert not set(other) & set(stems)
@@ -180,8 +207,9 @@ def check_front(zones, front, stem):
         if (y, x) in seen:
             continue
         seen.add((y, x))
-        todo.extend((y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                    if (y + dy, x + dx) in pixels)
+        todo.extend(
+            (y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (y + dy, x + dx) in pixels
+        )
     assert seen == pixels, f"{stem}: front is not one 8-connected line"
 
 
@@ -206,8 +234,9 @@ def test_bounding_box_format(data14):
 
 
 def test_sizes():
-    spec_of = {(s.glacier, s.satellite, s.resolution): s
-               for s in (sd.image_spec(0, i) for i in range(681))}
+    spec_of = {
+        (s.glacier, s.satellite, s.resolution): s for s in (sd.image_spec(0, i) for i in range(681))
+    }
     assert sd.image_size(spec_of["JAC", "TSX", 6], "full") == (2639, 3143)
     assert sd.image_size(spec_of["COL", "TDX", 7], "full") == (4476, 2107)
     assert sd.image_size(spec_of["Mapple", "S1", 20], "full") == (382, 405)
@@ -224,8 +253,11 @@ def test_sizes():
 
 def test_full_size_image(tmp_path):
     # The smallest real size, rendered in full: 382 x 405 at 20 m.
-    spec = next(s for s in (sd.image_spec(0, i) for i in range(681))
-                if (s.glacier, s.resolution) == ("Mapple", 20))
+    spec = next(
+        s
+        for s in (sd.image_spec(0, i) for i in range(681))
+        if (s.glacier, s.resolution) == ("Mapple", 20)
+    )
     sd.generate(tmp_path, 1, size="full", first_index=spec.index)
     f = files_of(tmp_path, spec.stem)
     sar, zones, front = (load(f[k]) for k in ("sar", "zones", "front"))
@@ -248,15 +280,26 @@ def test_existing_files_kept_unless_forced(tmp_path):
     assert kept.stat().st_mtime_ns == kept_mtime  # present files are not rewritten
     after = digest(tmp_path)
     assert {k: v for k, v in after.items() if stems[0] not in k} == {
-        k: v for k, v in before.items() if stems[0] not in k}
+        k: v for k, v in before.items() if stems[0] not in k
+    }
     sd.generate(tmp_path, 3, seed=2, jobs=1, force=True, stats=stats)
     assert stats["written"] == 3 and digest(tmp_path) == before
 
 
 def test_cli(tmp_path):
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "caffe_dev.sample_data", str(tmp_path),
-           "--count", "2", "--seed", "4", "--first-index", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "caffe_dev.sample_data",
+        str(tmp_path),
+        "--count",
+        "2",
+        "--seed",
+        "4",
+        "--first-index",
+        "3",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sample_data: 2 images (2 written")

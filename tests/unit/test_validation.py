@@ -1,6 +1,5 @@
 """Mask validation and bounding boxes."""
 
-
 import pytest
 from PIL import Image
 

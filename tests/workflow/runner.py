@@ -220,5 +220,7 @@ def differences(got, want, path="") -> list[str]:
                 out += differences(got[key], want[key], f"{path}/{key}")
         return out
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
+        return [
+            d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")
+        ]
     return [] if got == want else [f"{path}: {got!r:.200} != {want!r:.200}"]

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-import runner
 
-from caffe_workflow.ownership import LOCKS, STALE_S, DatasetLock
+import runner
 from caffe_dev.sample_data import generate
+from caffe_workflow.ownership import LOCKS, STALE_S, DatasetLock
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
@@ -136,7 +136,8 @@ def built(tmp_path, fiftyone_env):
 
 
 def ingest_cmd(built, summary_path):
-    return [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(built["catalog"]),
+    return [sys.executable, "-m", "caffe_workflow.stages.ingest",
+            "--catalog", str(built["catalog"]),
             "--dataset", built["name"], "--summary", str(summary_path),
             "--data-dir", str(built["data_dir"])]  # fmt: skip
 
@@ -175,7 +176,7 @@ def test_an_ingest_waits_for_the_one_writing(built, tmp_path, fiftyone_env):
 def test_a_dead_ingests_lock_is_taken_over(built, tmp_path, fiftyone_env):
     import datetime
 
-    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=STALE_S + 5)
+    old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_S + 5)
     lock_collection().insert_one({"_id": built["name"], "token": "gone:1:x",
                                   "data_dir": "?", "started": old, "heartbeat": old})  # fmt: skip
     done = subprocess.run(ingest_cmd(built, tmp_path / "s.json"), env=fiftyone_env,

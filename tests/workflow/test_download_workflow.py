@@ -9,10 +9,10 @@ import hashlib
 import json
 
 import pytest
-import runner
-from zip_server import ZipServer, zip_tree
 
+import runner
 from caffe_dev.sample_data import generate
+from zip_server import ZipServer, zip_tree
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 

@@ -26,7 +26,6 @@ from PIL import Image, ImageOps
 
 from caffe_dev.mongod import Mongod, free_port, isolated_fiftyone_env
 from caffe_dev.sample_data import generate
-
 from runner import (
     catalog,
     dataset_snapshot,

@@ -9,10 +9,13 @@ user's work survived; a second rerun does nothing.
 import json
 from pathlib import Path
 
-import runner
+import pytest
 from PIL import Image, ImageOps
 
+import runner
 from caffe_dev.sample_data import generate
+
+pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
 DATASET = "caffe-incremental-test"
 

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import runner
-from zip_server import ZipServer, zip_tree
 
+import runner
 from caffe_dev.sample_data import generate
+from zip_server import ZipServer, zip_tree
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 

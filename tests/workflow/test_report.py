@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
-import runner
 from PIL import Image
 
-from caffe_workflow.stages.plots import OUTPUTS
+import runner
 from caffe_dev.sample_data import generate
+from caffe_workflow.stages.plots import OUTPUTS
 
 DATASET = "caffe-report-test"
 

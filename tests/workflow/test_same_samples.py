@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import runner
 
+import runner
 from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
@@ -136,7 +136,8 @@ def test_dataset_of_an_earlier_version_is_migrated_in_place(tmp_path, fiftyone_e
     assert (got["added"], got["deleted"], got["relinked"], got["total"]) == (1, 0, 4, 5), log
     ds.reload()
     assert sorted(ds.values("filepath")) == sorted(
-        str(p) for p in data_dir.glob("sar_images/*/*.png"))
+        str(p) for p in data_dir.glob("sar_images/*/*.png")
+    )
     assert set(old) <= set(ds.values("id"))  # the same samples
     assert "my-tag" in ds.one(F("stem") == stems[1]).tags
     assert ds.info["data_dir"] == str(data_dir)

@@ -42,7 +42,7 @@ def _split_userinfo(uri: str) -> tuple[str, str | None, str]:
     """(scheme://, userinfo or None, the rest) of a MongoDB URI."""
     match = _SCHEME.match(uri)
     scheme = match.group(0) if match else ""
-    rest = uri[len(scheme):]
+    rest = uri[len(scheme) :]
     # The userinfo ends at the last '@' of the authority. A raw '@', ':', '/'
     # or '?' in a password (it should be percent-encoded, but users forget)
     # must not leak either: take the last '@' before the options, else the
@@ -52,7 +52,7 @@ def _split_userinfo(uri: str) -> tuple[str, str | None, str]:
         at = rest.rfind("@")
     if at < 0:
         return scheme, None, rest
-    return scheme, rest[:at], rest[at + 1:]
+    return scheme, rest[:at], rest[at + 1 :]
 
 
 def mask_uri(uri: str) -> str:
@@ -92,9 +92,7 @@ def _redact(text: str, uri: str) -> str:
 
 def _fiftyone_config() -> dict:
     """FiftyOne's config file, read the way FiftyOne finds it (without it)."""
-    path = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.expanduser(
-        "~/.fiftyone/config.json"
-    )
+    path = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.expanduser("~/.fiftyone/config.json")
     try:
         with open(path) as f:
             config = json.load(f)

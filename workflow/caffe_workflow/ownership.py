@@ -160,12 +160,12 @@ class DatasetLock:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _aware(value: datetime.datetime) -> datetime.datetime:
     """pymongo returns naive UTC datetimes by default."""
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
 
 
 # ---------------------------------------------------------------- the early check

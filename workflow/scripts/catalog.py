@@ -1,7 +1,7 @@
 """Rule catalog: the batches' rows -> catalog + validation report."""
 
-from caffe_workflow.stages.catalog import run
 from caffe_workflow.scriptlog import stderr_to
+from caffe_workflow.stages.catalog import run
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
 run(

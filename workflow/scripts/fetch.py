@@ -2,8 +2,8 @@
 
 import sys
 
-from caffe_workflow.stages.fetch import main
 from caffe_workflow.scriptlog import stderr_to
+from caffe_workflow.stages.fetch import main
 
 stderr_to(snakemake.log[0], console=True)  # noqa: F821 (progress stays visible)
 p = snakemake.params  # noqa: F821

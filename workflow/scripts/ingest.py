@@ -1,7 +1,7 @@
 """Rule ingest: the catalog -> the persistent FiftyOne dataset."""
 
-from caffe_workflow.stages.ingest import leave, run
 from caffe_workflow.scriptlog import stderr_to
+from caffe_workflow.stages.ingest import leave, run
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
 leave(

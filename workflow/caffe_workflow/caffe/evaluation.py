@@ -55,7 +55,9 @@ _ZONE_INDEX[list(ZONE_VALUES)] = np.arange(4, dtype=np.uint8)
 # --------------------------------------------------------------------------
 
 
-def validate_prediction(prediction: np.ndarray, label_shape: tuple[int, int], kind: str) -> str | None:
+def validate_prediction(
+    prediction: np.ndarray, label_shape: tuple[int, int], kind: str
+) -> str | None:
     """One-line reason why a prediction cannot be scored, or None if it can.
 
     ``kind`` is "zones" (values {0, 64, 127, 254}) or "front" ({0, 255}).
@@ -173,7 +175,10 @@ def mean_zone_metrics(per_image: Iterable[Mapping]) -> dict:
                     s, n = sums[m].get(cls, (0.0, 0))
                     sums[m][cls] = (s + v, n + 1)
     keys = [*ZONE_NAMES, "mean"]
-    return {m: {k: (sums[m][k][0] / sums[m][k][1] if k in sums[m] else None) for k in keys} for m in METRICS}
+    return {
+        m: {k: (sums[m][k][0] / sums[m][k][1] if k in sums[m] else None) for k in keys}
+        for m in METRICS
+    }
 
 
 # --------------------------------------------------------------------------
@@ -503,7 +508,9 @@ def _branch_lengths(branches: np.ndarray, n: int) -> np.ndarray:
     src, dst, wgt = np.concatenate(src), np.concatenate(dst), np.concatenate(wgt)
     lengths = np.zeros(n + 1)
     if src.size:
-        tree = minimum_spanning_tree(coo_matrix((wgt, (src, dst)), shape=(idx.size, idx.size))).tocoo()
+        tree = minimum_spanning_tree(
+            coo_matrix((wgt, (src, dst)), shape=(idx.size, idx.size))
+        ).tocoo()
         np.add.at(lengths, flat[idx[tree.row]], tree.data)
     pixel_counts = np.bincount(flat, minlength=n + 1)
     lengths[pixel_counts == 1] = 0.5
@@ -577,7 +584,9 @@ def _trace_filament(branches, juncs, fb, fj, lengths, has_end, touch) -> np.ndar
     return keep
 
 
-def _heaviest_simple_path(edges: dict, start: int, finish: int, fallback: list[int], budget: int = 100_000):
+def _heaviest_simple_path(
+    edges: dict, start: int, finish: int, fallback: list[int], budget: int = 100_000
+):
     """The simple path from ``start`` to ``finish`` of the largest total weight.
 
     length.py: longest_path takes the last of networkx's
@@ -656,7 +665,9 @@ def read_box_corners(text: str) -> list[tuple[int, int]]:
     return corners
 
 
-def box_keep_ranges(corners: list[tuple[int, int]], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def box_keep_ranges(
+    corners: list[tuple[int, int]], shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the rows and the columns whose predicted pixels are kept.
 
     validate_or_test.py: mask_prediction_with_bounding_box, exactly: rows
@@ -700,8 +711,11 @@ def cut_to_box(front: np.ndarray, corners: list[tuple[int, int]]) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def front_distances(pred_front: np.ndarray, label_front: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Nearest distances in pixels: each predicted pixel to the label, each label pixel to the prediction.
+def front_distances(
+    pred_front: np.ndarray, label_front: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Nearest distances in pixels: each predicted pixel to the label, and
+    each label pixel to the prediction.
 
     validate_or_test.py: front_error, with a KD-tree instead of the all-pairs
     ``cdist`` (same values: exact Euclidean nearest distances). None when
@@ -731,10 +745,22 @@ def front_error(pred_front: np.ndarray, label_front: np.ndarray, resolution: flo
     }
     distances = front_distances(pred_front, label_front)
     if distances is None:
-        return {**record, "has_front": False, "distance_sum_m": 0.0, "distance_count": 0, "mde_m": None}
+        return {
+            **record,
+            "has_front": False,
+            "distance_sum_m": 0.0,
+            "distance_count": 0,
+            "mde_m": None,
+        }
     total = float(distances[0].sum() + distances[1].sum()) * resolution
     count = int(distances[0].size + distances[1].size)
-    return {**record, "has_front": True, "distance_sum_m": total, "distance_count": count, "mde_m": total / count}
+    return {
+        **record,
+        "has_front": True,
+        "distance_sum_m": total,
+        "distance_count": count,
+        "mde_m": total / count,
+    }
 
 
 def postprocessed_front(
@@ -774,17 +800,28 @@ def evaluate_image(
     reason = validate_prediction(prediction, label_front.shape, kind)
     if reason is not None:
         return {"valid": False, "reason": reason, "front": None, "zones": None}
-    zones = zone_metrics(prediction, label_zones) if kind == "zones" and label_zones is not None else None
+    zones = (
+        zone_metrics(prediction, label_zones)
+        if kind == "zones" and label_zones is not None
+        else None
+    )
     front = postprocessed_front(prediction, kind, resolution, corners)
-    return {"valid": True, "reason": None, "front": front, "zones": zones, **front_error(front, label_front, resolution)}
+    return {
+        "valid": True,
+        "reason": None,
+        "front": front,
+        "zones": zones,
+        **front_error(front, label_front, resolution),
+    }
 
 
 # --------------------------------------------------------------------------
 # Pooling and breakdowns
 # --------------------------------------------------------------------------
 
+
 def season(glacier: str, month: int) -> str:
-    """"winter" or "summer" of the glacier's hemisphere.
+    """ "winter" or "summer" of the glacier's hemisphere.
 
     validate_or_test.py: check_whether_winter_half_year: COL and JAC are
     northern, winter = months 1-3 and 9-12; every other glacier, an unknown
@@ -795,12 +832,14 @@ def season(glacier: str, month: int) -> str:
 
 
 def sensor_group(satellite: str) -> str:
-    """TSX and TDX count as one sensor, "TSX/TDX" (validate_or_test.py: front_delineation_metric)."""
+    """TSX and TDX count as one sensor, "TSX/TDX"
+    (validate_or_test.py: front_delineation_metric)."""
     return "TSX/TDX" if satellite in ("TSX", "TDX") else satellite
 
 
 def image_keys(stem: str) -> dict:
-    """Breakdown keys of an image from its name ``<glacier>_<date>_<satellite>_<resolution>_...``."""
+    """Breakdown keys of an image from its name
+    ``<glacier>_<date>_<satellite>_<resolution>_...``."""
     name = parse_stem(stem)
     if name.problems:
         raise ValueError(f"not a CaFFe image name: {stem!r} ({'; '.join(name.problems)})")
@@ -879,7 +918,9 @@ def summarize(records) -> dict:
     for key in BREAKDOWNS:
         summary[f"by_{key}"] = {str(k): v for k, v in mde_by(rows, key).items()}
     for key in BREAKDOWNS[1:]:
-        summary[f"by_glacier_{key}"] = {f"{g}/{k}": v for (g, k), v in mde_by(rows, "glacier", key).items()}
+        summary[f"by_glacier_{key}"] = {
+            f"{g}/{k}": v for (g, k), v in mde_by(rows, "glacier", key).items()
+        }
     zones = [r["zones"] for r in rows if r.get("zones")]
     if zones:
         summary["zones"] = mean_zone_metrics(zones)

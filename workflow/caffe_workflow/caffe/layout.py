@@ -126,7 +126,5 @@ def discover(data_dir: Path) -> Discovery:
                     found.images[(entry.name, path.stem)] = path
                     found.sizes[(entry.name, path.stem)] = item.stat().st_size
     if not found.images:
-        raise DataDirError(
-            f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)"
-        )
+        raise DataDirError(f"data_dir {data_dir} holds no SAR images (sar_images/train|test/*.png)")
     return found

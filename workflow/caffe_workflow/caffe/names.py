@@ -1,4 +1,5 @@
-"""Parse CaFFe file stems: <glacier>_<YYYY-MM-DD>_<satellite>_<resolution>_<quality>_<orbit>[_<modality>].
+"""Parse CaFFe file stems:
+<glacier>_<YYYY-MM-DD>_<satellite>_<resolution>_<quality>_<orbit>[_<modality>].
 
 Parsing never raises: it returns whatever fields it could read plus the problems
 (which make the image invalid) and warnings (unknown but well-formed codes, which
@@ -44,7 +45,7 @@ _ORBIT = re.compile(r"^\d{3}$")
 
 
 def season_of(hemisphere: str, month: int) -> str:
-    """"winter" or "summer" in the benchmark's sense, for "north" or "south"."""
+    """ "winter" or "summer" in the benchmark's sense, for "north" or "south"."""
     is_winter = (month in _NORTHERN_WINTER) == (hemisphere == "north")
     return "winter" if is_winter else "summer"
 
@@ -123,9 +124,7 @@ def parse_stem(stem: str) -> ParsedName:
     parsed.spatial_resolution = _positive_int(resolution, "resolution", problems)
     parsed.quality_factor = _positive_int(quality, "quality factor", problems)
     if parsed.quality_factor is not None and not 1 <= parsed.quality_factor <= 6:
-        parsed.warnings.append(
-            f"quality factor {parsed.quality_factor} is outside CaFFe's 1..6"
-        )
+        parsed.warnings.append(f"quality factor {parsed.quality_factor} is outside CaFFe's 1..6")
 
     if _ORBIT.match(orbit):
         parsed.orbit = orbit

@@ -53,8 +53,7 @@ CONNECT_ATTEMPTS = 3
 RETRY_STATUS = frozenset((408, 429, *range(500, 600)))
 USER_AGENT = "caffe-workflow-download/2 (+python requests)"
 PROGRESS_FORMAT = (
-    "{desc}: {percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} "
-    "[{elapsed}<{remaining}, {rate_fmt}]"
+    "{desc}: {percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
 )
 
 
@@ -182,9 +181,7 @@ def _receive(resp, part: Path, offset: int, name: str, progress: bool) -> dict:
         start, total = _content_range(resp.headers.get("Content-Range"))
         if start != offset:
             part.unlink(missing_ok=True)
-            raise _Transient(
-                f"server sent range from {start} instead of {offset}; starting again"
-            )
+            raise _Transient(f"server sent range from {start} instead of {offset}; starting again")
         if total is None and length is not None:
             total = offset + length
     else:
@@ -216,9 +213,7 @@ def _receive(resp, part: Path, offset: int, name: str, progress: bool) -> dict:
                 # decoding): sizes and Range offsets are the file's.
                 chunk = resp.raw.read1(CHUNK, decode_content=False)
             except (HTTPError, OSError) as e:
-                raise _Transient(
-                    f"connection lost after {done} bytes: {_reason(e)}"
-                ) from None
+                raise _Transient(f"connection lost after {done} bytes: {_reason(e)}") from None
             if not chunk:
                 break
             f.write(chunk)
@@ -285,9 +280,7 @@ def _download(
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         # identity: sizes and Range offsets must be those of the file.
-        session.headers.update(
-            {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        )
+        session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         while True:
             before = _size(part)
             # urllib3's repeats count towards the consecutive failures too.
@@ -325,9 +318,7 @@ def _download(
                             info = {"final_url": resp.url}
                             break
                         part.unlink()  # the part file does not fit the remote one
-                        error = (
-                            f"HTTP 416 when resuming at byte {before}; starting again"
-                        )
+                        error = f"HTTP 416 when resuming at byte {before}; starting again"
                     elif status in RETRY_STATUS:  # urllib3 has used up the retries
                         error = f"HTTP {status} {resp.reason}"
                     elif status >= 300:
@@ -342,14 +333,11 @@ def _download(
             failures = 0 if _size(part) > before else failures + 1
             if failures > retries:
                 raise DownloadError(
-                    f"download of {url} failed {failures} times in a row ({error})."
-                    + _kept(part)
+                    f"download of {url} failed {failures} times in a row ({error})." + _kept(part)
                 )
             delay = min(MAX_BACKOFF, backoff * 2 ** max(failures - 1, 0))
             if progress:
-                print(
-                    f"{dest.name}: {error}; retrying in {delay:.0f} s", file=sys.stderr
-                )
+                print(f"{dest.name}: {error}; retrying in {delay:.0f} s", file=sys.stderr)
             time.sleep(delay)
     return {**info, "attempts": attempts, "restarted": restarted}
 
@@ -404,9 +392,7 @@ def fetch(
     if url.lower().startswith("file:"):
         info = _copy_file(url, part, dest)
     else:
-        info = _download(
-            url, part, dest, retries, (connect_timeout, timeout), backoff, progress
-        )
+        info = _download(url, part, dest, retries, (connect_timeout, timeout), backoff, progress)
 
     size = _size(part)
     if progress:
@@ -428,9 +414,7 @@ def fetch(
         "sha256": digest,
         "sha256_expected": expected,
         "verified": bool(expected),
-        "downloaded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        "downloaded_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 3),
         "attempts": info["attempts"],
         "resumed_from": resumed_from,
@@ -489,9 +473,9 @@ def ensure_zip(
                     "sha256": digest or sha256_file(dest),
                     "sha256_expected": expected,
                     "verified": bool(expected),
-                    "recorded_at": datetime.datetime.now(
-                        datetime.timezone.utc
-                    ).isoformat(timespec="seconds"),
+                    "recorded_at": datetime.datetime.now(datetime.UTC).isoformat(
+                        timespec="seconds"
+                    ),
                 }
                 _write_json(provenance_path(dest), record)
             return {**record, "path": str(dest), "skipped": True}
@@ -506,10 +490,7 @@ def has_caffe(data_dir: str | os.PathLike) -> bool:
     sar = Path(data_dir) / "sar_images"
     if not sar.is_dir():
         return False
-    return (
-        next(sar.glob("*/*.png"), None) is not None
-        or next(sar.glob("*.png"), None) is not None
-    )
+    return next(sar.glob("*/*.png"), None) is not None or next(sar.glob("*.png"), None) is not None
 
 
 def _plan(zf: zipfile.ZipFile, zip_path: Path) -> tuple[list, str]:
@@ -521,11 +502,7 @@ def _plan(zf: zipfile.ZipFile, zip_path: Path) -> tuple[list, str]:
     for info in zf.infolist():
         name = info.filename
         parts = [p for p in re.split(r"[/\\]", name) if p not in ("", ".")]
-        if (
-            name.startswith(("/", "\\"))
-            or re.match(r"[A-Za-z]:", name)
-            or ".." in parts
-        ):
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
             raise BadArchive(
                 f"{zip_path}: refusing the entry {name!r}, it would be written outside "
                 "data_dir; nothing was unpacked (the zip is kept)."
@@ -552,11 +529,7 @@ def _plan(zf: zipfile.ZipFile, zip_path: Path) -> tuple[list, str]:
             f"{zip_path} holds several sar_images/ folders: {['/'.join(r) for r in top]}."
         )
     root = top[0]
-    members = [
-        (i, p[depth:])
-        for i, p in entries
-        if tuple(p[:depth]) == root and len(p) > depth
-    ]
+    members = [(i, p[depth:]) for i, p in entries if tuple(p[:depth]) == root and len(p) > depth]
     return members, "/".join(root)
 
 
@@ -660,7 +633,8 @@ def unpack(zip_path: str | os.PathLike, data_dir: str | os.PathLike) -> dict:
             if isinstance(e, (zipfile.BadZipFile, zlib.error, EOFError)):
                 raise BadArchive(
                     f"{zip_path} is corrupt ({current}: {e}): a truncated or damaged download? "
-                    "Nothing was unpacked; the zip is kept for inspection, delete it to download again."
+                    "Nothing was unpacked; the zip is kept for inspection, "
+                    "delete it to download again."
                 ) from None
             if isinstance(e, BadArchive):
                 raise BadArchive(
@@ -674,8 +648,7 @@ def unpack(zip_path: str | os.PathLike, data_dir: str | os.PathLike) -> dict:
         "files": sum(1 for info, _ in members if not info.is_dir()),
         "bytes": need,
         "counts": counts,
-        "complete": (counts["pngs"], counts["bounding_boxes"])
-        == (FULL_PNGS, FULL_BOUNDING_BOXES),
+        "complete": (counts["pngs"], counts["bounding_boxes"]) == (FULL_PNGS, FULL_BOUNDING_BOXES),
         "warnings": warns,
         "seconds": round(time.time() - started, 3),
     }
@@ -695,18 +668,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m caffe_workflow.stages.fetch",
         description="Download (resumable, verified) and unpack the CaFFe data_raw.zip.",
     )
-    parser.add_argument(
-        "--url", default=PANGAEA_URL, help="where to download the zip from"
-    )
+    parser.add_argument("--url", default=PANGAEA_URL, help="where to download the zip from")
     parser.add_argument("--zip", default=DEFAULT_ZIP, help="where to keep the zip")
-    parser.add_argument(
-        "--data-dir", required=True, help="folder to unpack data_raw/ into"
-    )
+    parser.add_argument("--data-dir", required=True, help="folder to unpack data_raw/ into")
     parser.add_argument("--sha256", default=None, help="expected SHA-256 of the zip")
     parser.add_argument("--retries", type=int, default=5)
-    parser.add_argument(
-        "--timeout", type=float, default=60.0, help="read timeout, seconds"
-    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="read timeout, seconds")
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--report", default=None, help="write a JSON summary here")

@@ -118,7 +118,10 @@ FIELDS = {
     "front": ("front", "Front mask on disk: 255 on the one-pixel calving front"),
     "front_lines": ("polylines", "Calving front as open polylines (one per front piece)"),
     "front_extent": ("detection", "Region in which the front moves (bounding_boxes/)"),
-    "catalog_hash": ("str", "Hash of the catalog row; the ingest rewrites a sample only when it changes"),
+    "catalog_hash": (
+        "str",
+        "Hash of the catalog row; the ingest rewrites a sample only when it changes",
+    ),
 }
 
 # Pillow mode -> number of channels, for ImageMetadata.
@@ -209,8 +212,10 @@ def _sample_values(fo, row: dict) -> dict:
         if extent
         else None
     )
-    mime = "image/png" if row["filepath"].lower().endswith(".png") else (
-        mimetypes.guess_type(row["filepath"])[0]
+    mime = (
+        "image/png"
+        if row["filepath"].lower().endswith(".png")
+        else (mimetypes.guess_type(row["filepath"])[0])
     )
     values["metadata"] = fo.ImageMetadata(
         size_bytes=row.get("size_bytes"),
@@ -231,9 +236,7 @@ def _managed_tags(row: dict) -> list[str]:
 
 
 def _new_sample(fo, row: dict):
-    return fo.Sample(
-        filepath=row["filepath"], tags=_managed_tags(row), **_sample_values(fo, row)
-    )
+    return fo.Sample(filepath=row["filepath"], tags=_managed_tags(row), **_sample_values(fo, row))
 
 
 def _update_samples(fo, dataset, changed: dict) -> None:
@@ -245,8 +248,12 @@ def _update_samples(fo, dataset, changed: dict) -> None:
     """
     ids = list(changed)
     view = dataset.select(ids, ordered=True)
-    old = dict(zip(["tags", "zones", "front", "front_extent"],
-                   view.values(["tags", "zones", "front", "front_extent"])))
+    old = dict(
+        zip(
+            ["tags", "zones", "front", "front_extent"],
+            view.values(["tags", "zones", "front", "front_extent"]),
+        )
+    )
     new = [_sample_values(fo, changed[i]) for i in ids]
     for name in new[0]:
         values = {}
@@ -299,7 +306,10 @@ def _ensure_schema(fo, dataset) -> None:
             continue
         ftype, doc_type, subfield = _field_type(fo, kind)
         dataset.add_sample_field(
-            name, ftype, embedded_doc_type=doc_type, subfield=subfield,
+            name,
+            ftype,
+            embedded_doc_type=doc_type,
+            subfield=subfield,
             description=description,
         )
     # Converts FiftyOne's default non-unique filepath index; no-op afterwards.
@@ -362,8 +372,7 @@ def _info(glaciers: dict) -> dict:
         "(see the problems field); other tags are yours and are never touched",
         "fields": {name: description for name, (_, description) in FIELDS.items()}
         | {
-            "metadata": "Image size, bytes, MIME type and channels, measured by the "
-            "per-image step",
+            "metadata": "Image size, bytes, MIME type and channels, measured by the per-image step",
         },
         "app": "zones and front (full-resolution masks) are off by default; tick them "
         "in the sidebar of the sample view. front_lines shows the front as vectors.",
@@ -536,8 +545,7 @@ def ingest(
             raise
         raise describe_error(uri, e) from None
     log.info(
-        "ingest %s: %s (catalog + db check %.2f s, import fiftyone %.2f s, "
-        "database work %.2f s)",
+        "ingest %s: %s (catalog + db check %.2f s, import fiftyone %.2f s, database work %.2f s)",
         dataset_name,
         {k: v for k, v in summary.items() if k != "dataset"},
         t1 - t0,
@@ -676,10 +684,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", required=True, help="catalog Parquet")
     parser.add_argument("--dataset", required=True, help="FiftyOne dataset name")
     parser.add_argument("--summary", required=True, help="summary JSON to write")
-    parser.add_argument("--data-dir", help="the data_dir the catalog was made from "
-                        "(recorded in the dataset; another one is refused)")
-    parser.add_argument("--take-over", action="store_true",
-                        help="write into a dataset built from another data_dir")
+    parser.add_argument(
+        "--data-dir",
+        help="the data_dir the catalog was made from "
+        "(recorded in the dataset; another one is refused)",
+    )
+    parser.add_argument(
+        "--take-over", action="store_true", help="write into a dataset built from another data_dir"
+    )
     args = parser.parse_args(argv)
     data_dir = None if args.data_dir is None else str(canonical_dir(args.data_dir))
     return run(args.catalog, args.dataset, args.summary, data_dir, args.take_over)

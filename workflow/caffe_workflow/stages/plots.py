@@ -86,8 +86,15 @@ def plot_timeline(df: pd.DataFrame, path: Path) -> None:
         # that imaged the same glacier in the same months stay apart.
         offset = (sats.index(sat) - (len(sats) - 1) / 2) * 0.6 / max(len(sats), 1)
         y = [glaciers.index(g) + offset for g in part["glacier"]]
-        ax.scatter(part["date_taken"], y, s=14, color=_colour(sat),
-                   label=f"{sat} ({len(part)})", alpha=0.85, linewidths=0)
+        ax.scatter(
+            part["date_taken"],
+            y,
+            s=14,
+            color=_colour(sat),
+            label=f"{sat} ({len(part)})",
+            alpha=0.85,
+            linewidths=0,
+        )
     if not dated.empty:
         counts = dated.groupby("glacier").size()
         splits = dated.groupby("glacier")["split"].agg(lambda s: "/".join(sorted(set(s))))
@@ -95,8 +102,9 @@ def plot_timeline(df: pd.DataFrame, path: Path) -> None:
         ax.set_yticklabels([f"{g} ({splits[g]}, {counts[g]})" for g in glaciers])
         ax.set_ylim(len(glaciers) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(title="sensor (images)", loc="upper left", bbox_to_anchor=(1.01, 1),
-                  frameon=False)
+        ax.legend(
+            title="sensor (images)", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
+        )
     ax.set_xlabel("acquisition date")
     ax.set_title(f"{len(dated)} images per glacier over time, by sensor")
     fig.tight_layout()
@@ -107,8 +115,13 @@ def plot_timeline(df: pd.DataFrame, path: Path) -> None:
 def _stacked_bars(ax, table: pd.DataFrame, colours: dict, title: str, xlabel: str):
     bottom = pd.Series(0, index=table.index)
     for col in table.columns:
-        ax.bar([str(i) for i in table.index], table[col], bottom=bottom,
-               color=colours.get(col, OTHER), label=str(col))
+        ax.bar(
+            [str(i) for i in table.index],
+            table[col],
+            bottom=bottom,
+            color=colours.get(col, OTHER),
+            label=str(col),
+        )
         bottom += table[col]
     for x, total in enumerate(bottom):
         ax.text(x, total, str(int(total)), ha="center", va="bottom", fontsize=8)
@@ -130,16 +143,26 @@ def plot_mix(df: pd.DataFrame, path: Path) -> None:
         table = table.reindex(columns=_glaciers(quality))
         cmap = plt.get_cmap("Dark2").colors
         colours = {g: cmap[i % len(cmap)] for i, g in enumerate(table.columns)}
-        _stacked_bars(left, table, colours,
-                      "Label quality factor (1 best, 6 worst) by glacier", "quality factor")
+        _stacked_bars(
+            left,
+            table,
+            colours,
+            "Label quality factor (1 best, 6 worst) by glacier",
+            "quality factor",
+        )
     res = df.dropna(subset=["spatial_resolution", "satellite"])
     if res.empty:
         _empty(right)
     else:
         table = pd.crosstab(res["spatial_resolution"].astype(int), res["satellite"])
         table = table.reindex(columns=_satellites(res))
-        _stacked_bars(right, table, {s: _colour(s) for s in table.columns},
-                      "Spatial resolution by sensor", "metres per pixel")
+        _stacked_bars(
+            right,
+            table,
+            {s: _colour(s) for s in table.columns},
+            "Spatial resolution by sensor",
+            "metres per pixel",
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -151,8 +174,9 @@ def plot_front_length(df: pd.DataFrame, path: Path) -> None:
     glaciers = _glaciers(fronts)
     ncols = 2 if len(glaciers) > 1 else 1
     nrows = max(1, -(-len(glaciers) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.3 * nrows + 0.8),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(11, 2.3 * nrows + 0.8), sharex=True, squeeze=False
+    )
     flat = list(axes.flat)
     if fronts.empty:
         _empty(flat[0], "no images with a front length")
@@ -161,23 +185,32 @@ def plot_front_length(df: pd.DataFrame, path: Path) -> None:
         part = fronts[fronts["glacier"] == glacier].sort_values("date_taken")
         ax.plot(part["date_taken"], part["front_length_km"], color="0.75", lw=0.8, zorder=1)
         for sat, group in part.groupby("satellite"):
-            ax.scatter(group["date_taken"], group["front_length_km"], s=14,
-                       color=_colour(sat), zorder=2, linewidths=0,
-                       label=None if sat in shown else sat)
+            ax.scatter(
+                group["date_taken"],
+                group["front_length_km"],
+                s=14,
+                color=_colour(sat),
+                zorder=2,
+                linewidths=0,
+                label=None if sat in shown else sat,
+            )
             shown.add(sat)
         ax.set_title(f"{glacier} ({len(part)} images)", fontsize=10)
         ax.set_ylabel("front length (km)")
         ax.grid(alpha=0.3)
-    for ax in flat[len(glaciers):]:
+    for ax in flat[len(glaciers) :]:
         if not fronts.empty:
             ax.set_axis_off()
             # The panel above now ends its column: give it the date labels.
             flat[flat.index(ax) - ncols].xaxis.set_tick_params(labelbottom=True)
     if shown:
-        handles = [plt.Line2D([], [], marker="o", ls="", color=_colour(s), label=s)
-                   for s in _satellites(fronts)]
-        fig.legend(handles=handles, title="sensor", loc="upper right", frameon=False,
-                   ncol=len(handles))
+        handles = [
+            plt.Line2D([], [], marker="o", ls="", color=_colour(s), label=s)
+            for s in _satellites(fronts)
+        ]
+        fig.legend(
+            handles=handles, title="sensor", loc="upper right", frameon=False, ncol=len(handles)
+        )
     fig.suptitle("Calving front length over time", x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=DPI)
@@ -199,7 +232,10 @@ def validation_html(df: pd.DataFrame) -> str:
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
     items = pd.concat(
         part.sort_values(["split", "stem"]).assign(kind=kind, what=part[column]).explode("what")
-        for kind, part, column in (("problem", invalid, "problems"), ("warning", warned, "warnings"))
+        for kind, part, column in (
+            ("problem", invalid, "problems"),
+            ("warning", warned, "warnings"),
+        )
     ).dropna(subset=["what"])
     body = (
         items[list(_COLUMNS)].rename(columns=_COLUMNS).to_html(index=False, border=0)
