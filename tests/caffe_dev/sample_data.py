@@ -243,8 +243,10 @@ def image_spec(seed: int, index: int) -> ImageSpec:
     k = cycle * per_cycle + occ  # occurrence of (glacier, sat, res) over all indices
     first, last, max_orbit = SATELLITES[sat]
     days = (last - first).days + 1
-    if k >= days:
-        raise ValueError(f"index {index}: no unused date left for {glacier}/{sat}/{res}")
+    # Past the satellite's distinct dates (JAC's TSX run out first, near
+    # image 19,000), dates repeat and the optional seventh part of the name
+    # (modality) keeps the stem unique: "r1", "r2", ...
+    repeat, k = divmod(k, days)
     # A seeded affine bijection k -> day keeps (glacier, sat, res, date), hence
     # the stem, unique for every index while looking random.
     key = (seed, glacier, sat, res)
@@ -257,6 +259,8 @@ def image_spec(seed: int, index: int) -> ImageSpec:
     track = _h("o", seed, index) % 2
     orbit = 1 + _h("track", seed, glacier, sat, track) % max_orbit
     stem = f"{glacier}_{date.isoformat()}_{sat}_{res}_{quality}_{orbit:03d}"
+    if repeat:
+        stem += f"_r{repeat}"
     return ImageSpec(
         index, stem, glacier, GLACIERS[glacier].split, date, sat, res, quality, f"{orbit:03d}"
     )
@@ -508,8 +512,8 @@ def generate(
     are written) unless `force`. `jobs` worker processes (default: the CPU
     count for "full", 1 for "small", where images take milliseconds). If `stats` is a dict it
     receives "written", "skipped" and "bytes" (all four files of every image).
-    Raises ValueError beyond about 19,000 images (28 cycles), when JAC runs
-    out of distinct TSX dates.
+    Beyond about 19,000 images (28 cycles), when JAC runs out of distinct
+    TSX dates, names carry a seventh part (see image_spec).
     """
     if count < 0 or first_index < 0:
         raise ValueError("count and first_index must be >= 0")

@@ -29,7 +29,10 @@ PHASES = [
     "noop",
     "add_one",
     "replace_one",
+    "own_db_build",
+    "own_db_add_one",
     "scale_12_build",
+    "scale_12_noop",
     "scale_12_add_one",
 ]
 
@@ -52,7 +55,7 @@ def test_benchmark_on_tiny_data(tmp_path):
     cmd = [
         sys.executable, "-m", "caffe_dev.benchmark",
         "--images", str(N), "--size", "small", "--seed", "3",
-        "--scaling", "--scaling-sizes", f"{N},12",
+        "--scaling", "--scaling-sizes", f"{N},12", "--scaling-size", "small",
         "--data-cache", str(tmp_path / "cache"), "--out", str(out),
     ]  # fmt: skip
     env = dict(os.environ)
@@ -92,6 +95,14 @@ def test_benchmark_on_tiny_data(tmp_path):
     assert phases["replace_one"]["extra"]["images_processed"] == 1
     assert phases["replace_one"]["extra"]["ingest"]["updated"] == 1
     assert phases["scale_12_add_one"]["extra"]["ingest"]["total"] == 13
+    assert phases["scale_12_noop"]["extra"]["images_processed"] == 0
+    # FiftyOne started its own database (no URI): its mongod is measured apart.
+    assert phases["own_db_add_one"]["extra"]["ingest"]["added"] == 1
+    assert phases["own_db_build"]["peaks"]["mongod"] > 0
+    # Peak memory per process: Snakemake and each rule's script.
+    assert {"snakemake", "script:process", "script:catalog", "script:ingest"} <= set(
+        phases["build"]["peaks"]
+    )
 
     # Ratios to the baseline and the floor for every workflow phase.
     ratios = result["ratios"]
@@ -102,19 +113,20 @@ def test_benchmark_on_tiny_data(tmp_path):
 
     # Every target has a measured ratio and a verdict.
     targets = result["targets"]
-    assert len(targets) == 6
+    assert len(targets) == 8
     for t in targets:
         assert t["result"] in ("pass", "miss"), t
         assert t["ratio"] == pytest.approx(t["value"] / t["reference_value"])
-    # Scaling: the +1 rerun at the largest size against the main run's.
-    assert targets[-1]["phase"] == "scale_12_add_one"
-    assert targets[-1]["reference_value"] == phases["add_one"]["wall_s"]
+    # Scaling: the +1 and no-op reruns at the larger size against the smaller's.
+    assert [t["phase"] for t in targets[-2:]] == ["scale_12_add_one", "scale_12_noop"]
+    assert targets[-2]["reference_value"] == phases["add_one"]["wall_s"]
+    assert targets[-1]["reference_value"] == phases["noop"]["wall_s"]
 
     # The Markdown table has a row per phase and the targets.
     md = (out / "results.md").read_text()
     for name in PHASES:
         assert f"| {name} |" in md
-    assert md.count("| pass |") + md.count("| miss |") == 6
+    assert md.count("| pass |") + md.count("| miss |") == 8
     # The data cache is left as it was; the work folder is removed.
     sar = list((tmp_path / "cache").glob("small-seed3/sar_images/*/*.png"))
     assert len(sar) == 12 + 1  # the largest run's images + the one its rerun adds

@@ -316,3 +316,13 @@ def test_bad_arguments(tmp_path):
         sd.generate(tmp_path, 1, size="medium")
     with pytest.raises(ValueError):
         sd.generate(tmp_path, -1)
+
+
+def test_names_stay_unique_and_valid_past_the_distinct_dates():
+    from caffe_workflow.caffe.names import parse_stem
+
+    stems = [sd.image_spec(0, i).stem for i in range(25_000)]
+    assert len(set(stems)) == len(stems)
+    repeated = [s for s in stems if len(s.split("_")) == 7]
+    assert repeated and all(s.endswith(("_r1", "_r2")) for s in repeated)
+    assert all(not parse_stem(s).problems for s in repeated[:50] + stems[:50])

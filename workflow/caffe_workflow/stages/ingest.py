@@ -68,6 +68,7 @@ OCEAN, GLACIER, ROCK, FRONT, EXTENT = (
 )
 
 REQUIRED_COLUMNS = ("stem", "split", "filepath", "valid")
+CHUNK = 1000  # catalog rows in memory at a time
 
 CITATION = (
     "Gourmelon, N., Seehaus, T., Braun, M., Maier, A., and Christlein, V.: "
@@ -135,24 +136,36 @@ class CatalogError(ValueError):
 # ---------------------------------------------------------------- catalog
 
 
-def read_catalog(path: str | os.PathLike) -> list[dict]:
-    import pyarrow.parquet as pq
+class Catalog:
+    """The catalog, checked before anything is written (required columns,
+    absolute and unique filepaths: one column read), then read in chunks of
+    CHUNK rows, so that the ingest holds one chunk of rows at a time whatever
+    the size of the archive."""
 
-    # ParquetFile.read, not read_table: the latter loads pyarrow.dataset (+0.8 s).
-    rows = pq.ParquetFile(path).read().to_pylist()
-    if rows:
-        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+    def __init__(self, path: str | os.PathLike):
+        import pyarrow.parquet as pq
+
+        # ParquetFile, not read_table: the latter loads pyarrow.dataset (+0.8 s).
+        self.file = pq.ParquetFile(path)
+        missing = [c for c in REQUIRED_COLUMNS if c not in self.file.schema_arrow.names]
         if missing:
             raise CatalogError(f"{path}: catalog lacks columns {missing}")
-    seen = set()
-    for row in rows:
-        fp = row["filepath"]
-        if not fp or not os.path.isabs(fp):
-            raise CatalogError(f"{path}: filepath must be absolute, got {fp!r}")
-        if fp in seen:
-            raise CatalogError(f"{path}: filepath {fp} appears twice")
-        seen.add(fp)
-    return rows
+        self.paths = set()
+        for fp in self.file.read(columns=["filepath"]).column("filepath").to_pylist():
+            if not fp or not os.path.isabs(fp):
+                raise CatalogError(f"{path}: filepath must be absolute, got {fp!r}")
+            if fp in self.paths:
+                raise CatalogError(f"{path}: filepath {fp} appears twice")
+            self.paths.add(fp)
+
+    def chunks(self):
+        for batch in self.file.iter_batches(batch_size=CHUNK):
+            yield batch.to_pylist()
+
+
+def read_catalog(path: str | os.PathLike) -> list[dict]:
+    """Every row of the catalog (checked as Catalog does), for small catalogs."""
+    return [row for chunk in Catalog(path).chunks() for row in chunk]
 
 
 def _json_default(value):
@@ -523,7 +536,7 @@ def ingest(
     down, refuses the login or the user lacks rights; no fiftyone import then.
     """
     t0 = time.perf_counter()
-    rows = read_catalog(catalog_path)
+    catalog = Catalog(catalog_path)
     uri = configured_uri()
     check_database(uri)
     t1 = time.perf_counter()
@@ -535,7 +548,7 @@ def ingest(
     try:
         lock = DatasetLock(foo.get_db_conn(), dataset_name, data_dir, say=log.warning)
         with lock:
-            summary = _ingest(fo, rows, dataset_name, data_dir, take_over)
+            summary = _ingest(fo, catalog, dataset_name, data_dir, take_over)
     except pymongo.errors.ConnectionFailure as e:
         raise describe_error(uri, e) from None
     except pymongo.errors.OperationFailure as e:
@@ -555,10 +568,7 @@ def ingest(
     return summary
 
 
-def _ingest(fo, rows: list[dict], dataset_name: str, data_dir, take_over) -> dict:
-    by_path = {row["filepath"]: row for row in rows}
-    hashes = {fp: row_hash(row) for fp, row in by_path.items()}
-
+def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over) -> dict:
     if fo.dataset_exists(dataset_name):
         dataset = fo.load_dataset(dataset_name)
         ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
@@ -586,7 +596,7 @@ def _ingest(fo, rows: list[dict], dataset_name: str, data_dir, take_over) -> dic
     if dataset is None:
         dataset = fo.Dataset(dataset_name, persistent=True)
     _ensure_schema(fo, dataset)
-    if not rows and existing:
+    if not catalog.paths and existing:
         # An empty catalog is far likelier a broken run (data_dir unmounted)
         # than a wish to lose every sample and what users added to them.
         raise CatalogError(
@@ -594,44 +604,47 @@ def _ingest(fo, rows: list[dict], dataset_name: str, data_dir, take_over) -> dic
             f"of {dataset_name} (delete the dataset yourself if that is wanted)"
         )
 
-    gone = [sid for fp, (sid, _) in existing.items() if fp not in by_path]
-    new = [by_path[fp] for fp in by_path if fp not in existing]
-    changed = {
-        existing[fp][0]: by_path[fp]
-        for fp in by_path
-        if fp in existing and existing[fp][1] != hashes[fp]
-    }
-
+    gone = [sid for fp, (sid, _) in existing.items() if fp not in catalog.paths]
     if gone:
         dataset.delete_samples(gone)
-    relink = {sid: path for sid, path in relink.items() if path in by_path}
+    relink = {sid: path for sid, path in relink.items() if path in catalog.paths}
     if relink:
         dataset.set_values("filepath", relink, key_field="id")
-    if new:
-        # validate=False: the schema is declared and the values are typed by
-        # the catalog's Parquet schema; validation doubled the cost of
-        # serialising the polylines.
-        dataset.add_samples(
-            (_new_sample(fo, row) for row in new),
-            num_samples=len(new),
-            validate=False,
-            progress=False,
-        )
-    if changed:
-        _update_samples(fo, dataset, changed)
 
+    added = updated = 0
     glaciers = {}
-    for row in rows:
-        if row.get("glacier"):
-            glaciers.setdefault(row["glacier"], row.get("glacier_name"))
+    for rows in catalog.chunks():
+        new, changed = [], {}
+        for row in rows:
+            if row.get("glacier"):
+                glaciers.setdefault(row["glacier"], row.get("glacier_name"))
+            known = existing.get(row["filepath"])
+            if known is None:
+                new.append(row)
+            elif known[1] != row_hash(row):
+                changed[known[0]] = row
+        if new:
+            # validate=False: the schema is declared and the values are typed
+            # by the catalog's Parquet schema; validation doubled the cost of
+            # serialising the polylines.
+            dataset.add_samples(
+                (_new_sample(fo, row) for row in new),
+                num_samples=len(new),
+                validate=False,
+                progress=False,
+            )
+        if changed:
+            _update_samples(fo, dataset, changed)
+        added, updated = added + len(new), updated + len(changed)
+
     _apply_dataset_settings(fo, dataset, glaciers, data_dir)
     _refresh_saved_views(dataset, glaciers)
 
     return {
-        "added": len(new),
-        "updated": len(changed),
+        "added": added,
+        "updated": updated,
         "deleted": len(gone),
-        "unchanged": len(existing) - len(gone) - len(changed),
+        "unchanged": len(existing) - len(gone) - updated,
         "relinked": len(relink),
         "total": len(dataset),
         "dataset": dataset_name,
