@@ -293,7 +293,9 @@ def summary_records(rows: list[dict]) -> list[dict]:
     for r in rows:
         record = dict(r)
         if r.get("zone_confusion"):
-            record["zones"] = {m: {c: r[f"{m}_{c}"] for c in CLASSES} for m in ev.METRICS}
+            record["zones"] = {
+                m: {c: r[f"{m}_{c}"] for c in (*CLASSES, "mean")} for m in ev.METRICS
+            }
         else:
             record.pop("zones", None)
         records.append(record)
