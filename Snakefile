@@ -31,6 +31,7 @@ rule all:
         rules.ingest.output,
         rules.plots.output,
         [e["metrics"] for e in EVALUATIONS.values()],
+        rules.evaluation_report.output if EVALUATIONS else [],
 
 
 onstart:

@@ -48,3 +48,39 @@ rule evaluate_merge:
         ignored=ignored_stems,
     script:
         "../scripts/evaluate_merge.py"
+
+
+# The models side by side in the Snakemake report (only with `predictions`).
+rule evaluation_report:
+    input:
+        metrics=[e["metrics"] for e in EVALUATIONS.values()],
+        per_image=[e["per_image"] for e in EVALUATIONS.values()],
+    output:
+        table=report(
+            f"{RESULTS}/report/models.html",
+            caption="../report/models.rst",
+            category="Models",
+            labels={"table": "models side by side"},
+        ),
+        breakdown=report(
+            f"{RESULTS}/report/models_mde.png",
+            caption="../report/models_mde.rst",
+            category="Models",
+            labels={"figure": "MDE by glacier and season"},
+        ),
+        distribution=report(
+            f"{RESULTS}/report/models_errors.png",
+            caption="../report/models_errors.rst",
+            category="Models",
+            labels={"figure": "per-image errors"},
+        ),
+    log:
+        f"{LOGS}/evaluation_report.log",
+    localrule: True
+    conda:
+        "../../envs/caffe.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/evaluation_report.py"
