@@ -1,7 +1,7 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages, each one rule file (workflow/rules/), one rule and one module
 # (caffe_workflow.stages): fetch (only when data_dir is missing), process
-# (per image), catalog, ingest, plots.
+# (per image), catalog, evaluate (models in `predictions`), ingest, plots.
 import os
 
 from snakemake.utils import min_version
@@ -19,6 +19,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/plots.smk"
 
@@ -29,6 +30,8 @@ rule all:
         rules.catalog.output,
         rules.ingest.output,
         rules.plots.output,
+        [e["metrics"] for e in EVALUATIONS.values()],
+        rules.evaluation_report.output if EVALUATIONS else [],
 
 
 onstart:

@@ -9,7 +9,7 @@ slots with the real per-glacier and per-satellite counts; the first seven
 slots already cover every glacier, every satellite and both splits.
 
 CLI: ``python -m caffe_dev.sample_data OUT_DIR --count N [--seed S]
-[--size small|full] [--first-index K] [--force] [--jobs J]``.
+[--size small|medium|full] [--first-index K] [--force] [--jobs J]``.
 
 Uses numpy (this is a data generator, not a per-image workflow job).
 """
@@ -166,6 +166,10 @@ SATELLITES: dict[str, tuple[dt.date, dt.date, int]] = {
 
 CYCLE = sum(g.count for g in GLACIERS.values())  # 681
 SMALL_MAX_SIDE = 300  # small: the largest image's longer side
+# medium: the same, 1000 px; its fronts are long enough to survive the
+# benchmark's 750 m piece removal (caffe_workflow.caffe.evaluation), which
+# at "small" removes nearly every front, so models can be scored on it.
+MAX_SIDE = {"small": SMALL_MAX_SIDE, "medium": 1000}
 SMALL_MIN_SIDE = 48  # small: no side shorter than this (keeps masks meaningful)
 
 # First slots of the cycle: every glacier, every satellite, both splits.
@@ -267,13 +271,13 @@ def image_spec(seed: int, index: int) -> ImageSpec:
 
 
 def image_size(spec: ImageSpec, size: str) -> tuple[int, int]:
-    """(width, height) in pixels of the image for `size` "full" or "small"."""
+    """(width, height) in pixels of the image for `size` "full", "medium" or "small"."""
     w, h = GLACIERS[spec.glacier].full_size(spec.resolution)
     if size == "full":
         return w, h
-    if size != "small":
-        raise ValueError(f"size must be 'small' or 'full', not {size!r}")
-    f = max(SMALL_MAX_SIDE / _LARGEST_SIDE, SMALL_MIN_SIDE / min(w, h))
+    if size not in MAX_SIDE:
+        raise ValueError(f"size must be 'small', 'medium' or 'full', not {size!r}")
+    f = max(MAX_SIDE[size] / _LARGEST_SIDE, SMALL_MIN_SIDE / min(w, h))
     return max(1, round(w * f)), max(1, round(h * f))
 
 
@@ -517,8 +521,8 @@ def generate(
     """
     if count < 0 or first_index < 0:
         raise ValueError("count and first_index must be >= 0")
-    if size not in ("small", "full"):
-        raise ValueError(f"size must be 'small' or 'full', not {size!r}")
+    if size not in ("small", "medium", "full"):
+        raise ValueError(f"size must be 'small', 'medium' or 'full', not {size!r}")
     specs = [image_spec(seed, first_index + i) for i in range(count)]
     # Largest first so the workers finish together.
     order = sorted(specs, key=lambda s: -math.prod(image_size(s, size)))
@@ -539,6 +543,28 @@ def generate(
     return [s.stem for s in specs]
 
 
+# ---------------------------------------------------------------- a model
+
+DEMO_MODEL = "shifted_front"
+
+
+def write_shifted_predictions(data_dir, out_dir, shift: int = 3, split: str = "test") -> list[str]:
+    """Predictions of a synthetic zone model: each label's zone mask moved
+    `shift` pixels to the right (the columns that enter on the left repeat the
+    first column), written as ``<out_dir>/<stem>_zones.png`` for every image
+    of `split`. Its fronts lie about `shift` pixels from the labels'.
+    Returns the stems written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = []
+    for label in sorted((Path(data_dir) / "zones" / split).glob("*_zones.png")):
+        zones = np.asarray(Image.open(label))
+        moved = np.concatenate([np.repeat(zones[:, :1], shift, axis=1), zones[:, :-shift]], axis=1)
+        write_atomically(out_dir / label.name, _png_writer(moved))
+        stems.append(label.name[: -len("_zones.png")])
+    return stems
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m caffe_dev.sample_data",
@@ -547,7 +573,7 @@ def main(argv=None) -> int:
     ap.add_argument("out_dir")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--size", choices=("small", "full"), default="small")
+    ap.add_argument("--size", choices=("small", "medium", "full"), default="small")
     ap.add_argument("--first-index", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="rewrite existing files")
     ap.add_argument(
@@ -555,6 +581,12 @@ def main(argv=None) -> int:
         type=int,
         default=None,
         help="worker processes (default: CPU count for full, 1 for small)",
+    )
+    ap.add_argument(
+        "--predictions",
+        metavar="DIR",
+        help=f"also write the test-split predictions of the synthetic model {DEMO_MODEL} "
+        "(labels with the zones shifted 3 pixels) to DIR",
     )
     a = ap.parse_args(argv)
     start = time.perf_counter()
@@ -576,6 +608,9 @@ def main(argv=None) -> int:
         f"{secs:.1f} s, {a.count / secs if secs else 0:.1f} images/s "
         f"-> {a.out_dir}"
     )
+    if a.predictions:
+        stems = write_shifted_predictions(a.out_dir, a.predictions)
+        print(f"sample_data: {len(stems)} predictions of {DEMO_MODEL} -> {a.predictions}")
     return 0
 
 

@@ -313,7 +313,7 @@ def test_cli(tmp_path):
 
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
-        sd.generate(tmp_path, 1, size="medium")
+        sd.generate(tmp_path, 1, size="huge")
     with pytest.raises(ValueError):
         sd.generate(tmp_path, -1)
 

@@ -21,8 +21,21 @@ from caffe_workflow.caffe.layout import (
     discover,
     label_paths,
 )
+from caffe_workflow.stages.evaluate import (
+    EVALUATION_VERSION,
+    PredictionsError,
+    parse_config,
+)
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.ownership import precheck
+
+# Models to score (config key `predictions`): a bad name, a missing folder or
+# a folder with both kinds of prediction is a one-line error now, before any
+# work (checked before the schema, whose message would be many lines).
+try:
+    PREDICTIONS = parse_config(config.get("predictions"))
+except PredictionsError as err:
+    sys.exit(f"Error: {err}.")
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -91,6 +104,7 @@ elif str(config["download"]).lower() != "true":
 
 wildcard_constraints:
     batch="b[0-9]+",
+    model="[A-Za-z][A-Za-z0-9_]*",
 
 
 def batch_files(wildcards):
@@ -133,6 +147,59 @@ def batch_labels(wildcards):
             except FileNotFoundError:
                 digest.update(f"{member[name]}:missing;".encode())
     return digest.hexdigest()
+
+
+# Scoring models (workflow/rules/evaluate.smk).
+
+
+def eval_members(model, batch):
+    """The batch's images that have a prediction of `model`, with their files."""
+    files = PREDICTIONS[model].files
+    members = []
+    for split, stem in layout()[1].get(batch, []):
+        if stem in files:
+            labels = label_paths(DATA_DIR, split, stem)
+            members.append(
+                {"split": split, "stem": stem, "prediction": files[stem]}
+                | {name: str(path) for name, path in labels.items()}
+            )
+    return members
+
+
+def eval_batches(model):
+    files = PREDICTIONS[model].files
+    return [
+        batch
+        for batch, keys in layout()[1].items()
+        if any(stem in files for _, stem in keys)
+    ]
+
+
+def eval_batch_files(wildcards):
+    return [
+        f"{RESULTS}/evaluation/{wildcards.model}/batches/{batch}.parquet"
+        for batch in eval_batches(wildcards.model)
+    ]
+
+
+def test_stems(wildcards):
+    return sorted(stem for split, stem in layout()[0] if split == "test")
+
+
+def ignored_stems(wildcards):
+    """Predictions whose stem is no image of the catalog."""
+    known = {stem for _, stem in layout()[0]}
+    return sorted(set(PREDICTIONS[wildcards.model].files) - known)
+
+
+EVALUATIONS = {
+    model: {
+        "kind": found.kind,
+        "per_image": f"{RESULTS}/evaluation/{model}/per_image.parquet",
+        "metrics": f"{RESULTS}/evaluation/{model}/metrics.json",
+    }
+    for model, found in PREDICTIONS.items()
+}
 
 
 def check_dataset_owner():

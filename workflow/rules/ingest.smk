@@ -2,6 +2,8 @@
 rule ingest:
     input:
         catalog=f"{RESULTS}/catalog.parquet",
+        # The models' evaluations (config key `predictions`), when any.
+        evaluations=[e["per_image"] for e in EVALUATIONS.values()],
     output:
         summary=f"{RESULTS}/ingest_summary.json",
     log:
@@ -18,5 +20,6 @@ rule ingest:
         take_over=TAKE_OVER,
         # Not an output: the early owner check's cache (see ownership.py).
         source_record=f"{RESULTS}/source.json",
+        models={m: e["kind"] for m, e in EVALUATIONS.items()},
     script:
         "../scripts/ingest.py"

@@ -12,5 +12,12 @@ leave(
         data_dir=snakemake.params.data_dir,  # noqa: F821
         take_over=snakemake.params.take_over,  # noqa: F821
         source_record=snakemake.params.source_record,  # noqa: F821
+        evaluations={
+            model: {"kind": kind, "per_image": per_image}
+            for (model, kind), per_image in zip(
+                snakemake.params.models.items(),  # noqa: F821
+                snakemake.input.evaluations,  # noqa: F821
+            )
+        },
     )
 )

@@ -46,6 +46,13 @@ from caffe_workflow.ownership import (
     check_owner,
     record_source,
 )
+from caffe_workflow.stages.ingest_models import (
+    attach_evaluations,
+    declare_model_fields,
+    load_evaluations,
+    model_values,
+    refresh_models,
+)
 
 log = logging.getLogger("caffe_workflow.stages.ingest")
 
@@ -185,8 +192,9 @@ def row_hash(row: dict) -> str:
 # ---------------------------------------------------------------- row -> sample
 
 
-def _sample_values(fo, row: dict) -> dict:
-    """Every managed field of one sample (None where the catalog has null)."""
+def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
+    """Every managed field of one sample (None where the catalog has null),
+    and for each scored model ({name: kind}) its fields (ingest_models.py)."""
     values = {}
     for name, (kind, _) in FIELDS.items():
         if kind in ("zones", "front", "polylines", "detection") or name == "catalog_hash":
@@ -237,6 +245,7 @@ def _sample_values(fo, row: dict) -> dict:
         height=row.get("height"),
         num_channels=_CHANNELS.get(row.get("image_mode") or "L", 1),
     )
+    values |= model_values(fo, row, models or {})
     values["catalog_hash"] = row_hash(row)
     return values
 
@@ -248,11 +257,12 @@ def _managed_tags(row: dict) -> list[str]:
     return tags
 
 
-def _new_sample(fo, row: dict):
-    return fo.Sample(filepath=row["filepath"], tags=_managed_tags(row), **_sample_values(fo, row))
+def _new_sample(fo, row: dict, models: dict | None = None):
+    values = _sample_values(fo, row, models)
+    return fo.Sample(filepath=row["filepath"], tags=_managed_tags(row), **values)
 
 
-def _update_samples(fo, dataset, changed: dict) -> None:
+def _update_samples(fo, dataset, changed: dict, models: dict | None = None) -> None:
     """Rewrite the managed fields and tags of existing samples {id: row}.
 
     One set_values per field ($set on exactly these samples). Not
@@ -267,7 +277,7 @@ def _update_samples(fo, dataset, changed: dict) -> None:
             view.values(["tags", "zones", "front", "front_extent"]),
         )
     )
-    new = [_sample_values(fo, changed[i]) for i in ids]
+    new = [_sample_values(fo, changed[i], models) for i in ids]
     for name in new[0]:
         values = {}
         for k, (sid, value) in enumerate(zip(ids, (v[name] for v in new))):
@@ -522,8 +532,13 @@ def ingest(
     dataset_name: str,
     data_dir: str | None = None,
     take_over: bool = False,
+    evaluations: dict | None = None,
 ) -> dict:
     """Bring the FiftyOne dataset ``dataset_name`` in line with the catalog.
+
+    ``evaluations``: {model: {"kind", "per_image"}} of the scored models
+    (stage evaluate); their fields, evaluation runs and views are managed
+    (stages/ingest_models.py), and those of a model no longer given are removed.
 
     ``data_dir`` (canonical) is the folder the catalog was made from: the
     dataset records it, and an ingest from another data_dir is refused with
@@ -537,6 +552,7 @@ def ingest(
     """
     t0 = time.perf_counter()
     catalog = Catalog(catalog_path)
+    models = load_evaluations(evaluations or {})
     uri = configured_uri()
     check_database(uri)
     t1 = time.perf_counter()
@@ -548,7 +564,7 @@ def ingest(
     try:
         lock = DatasetLock(foo.get_db_conn(), dataset_name, data_dir, say=log.warning)
         with lock:
-            summary = _ingest(fo, catalog, dataset_name, data_dir, take_over)
+            summary = _ingest(fo, catalog, dataset_name, data_dir, take_over, models)
     except pymongo.errors.ConnectionFailure as e:
         raise describe_error(uri, e) from None
     except pymongo.errors.OperationFailure as e:
@@ -568,7 +584,7 @@ def ingest(
     return summary
 
 
-def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over) -> dict:
+def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models=None) -> dict:
     if fo.dataset_exists(dataset_name):
         dataset = fo.load_dataset(dataset_name)
         ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
@@ -596,6 +612,9 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over) -> dic
     if dataset is None:
         dataset = fo.Dataset(dataset_name, persistent=True)
     _ensure_schema(fo, dataset)
+    models = models or {}
+    # Fields, runs and views of models no longer scored go before any write.
+    declare_model_fields(fo, dataset, models)
     if not catalog.paths and existing:
         # An empty catalog is far likelier a broken run (data_dir unmounted)
         # than a wish to lose every sample and what users added to them.
@@ -614,6 +633,7 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over) -> dic
     added = updated = 0
     glaciers = {}
     for rows in catalog.chunks():
+        attach_evaluations(rows, models)
         new, changed = [], {}
         for row in rows:
             if row.get("glacier"):
@@ -628,17 +648,18 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over) -> dic
             # by the catalog's Parquet schema; validation doubled the cost of
             # serialising the polylines.
             dataset.add_samples(
-                (_new_sample(fo, row) for row in new),
+                (_new_sample(fo, row, models) for row in new),
                 num_samples=len(new),
                 validate=False,
                 progress=False,
             )
         if changed:
-            _update_samples(fo, dataset, changed)
+            _update_samples(fo, dataset, changed, models)
         added, updated = added + len(new), updated + len(changed)
 
     _apply_dataset_settings(fo, dataset, glaciers, data_dir)
     _refresh_saved_views(dataset, glaciers)
+    refresh_models(fo, dataset, models)
 
     return {
         "added": added,
@@ -665,7 +686,8 @@ def _canonical(path: str, _folders: dict = {}) -> str:  # noqa: B006 (a cache)
 
 
 def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
-        take_over: bool = False, source_record: str | None = None) -> int:  # fmt: skip
+        take_over: bool = False, source_record: str | None = None,
+        evaluations: dict | None = None) -> int:  # fmt: skip
     """The ingest as the workflow runs it: logs on stderr, summary file, exit code.
 
     `source_record` (results/<dataset>/source.json) caches the ownership check
@@ -680,7 +702,7 @@ def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        done = ingest(catalog, dataset, data_dir, take_over)
+        done = ingest(catalog, dataset, data_dir, take_over, evaluations)
     except (DatabaseUnreachable, CatalogError, OwnershipError, LockTimeout) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         if isinstance(e, OwnershipError) and source_record:

@@ -1,0 +1,334 @@
+"""Stage `evaluate`: a model's predictions -> the official CaFFe metrics, per image.
+
+The protocol itself is :mod:`caffe_workflow.caffe.evaluation`; this module
+runs it the way the workflow runs the per-image stage (stages/process.py):
+
+- :func:`find_predictions` reads the config key ``predictions: {model:
+  folder}`` when Snakemake starts (a bad name, a missing folder or a folder
+  with both kinds of file is a :class:`PredictionsError`, one line);
+- :func:`run_batch` is one job per (model, batch of images): it evaluates,
+  in threads, only the members whose prediction or labels changed (size and
+  mtime of the prediction, label front, zones and box, and
+  ``EVALUATION_VERSION``) and keeps the rows of the others;
+- :func:`merge` concatenates a model's batch rows into ``per_image.parquet``
+  and writes ``metrics.json`` (:func:`caffe_workflow.caffe.evaluation.summarize`
+  over the valid test-split rows, plus what was missing, invalid or ignored).
+
+A prediction that cannot be scored (wrong size, values outside the set, not
+a PNG) gives a row with ``valid`` False and the reason; the job goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from caffe_workflow.atomic import write_atomically
+from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.fronts import trace_fronts
+
+# Bump when a change here or in caffe/evaluation.py changes what a row holds:
+# it is part of every row's fingerprint, so every image is evaluated once more.
+EVALUATION_VERSION = 1
+
+MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SUFFIXES = {"zones": "_zones.png", "front": "_front.png"}
+CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
+
+ROW_SCHEMA = pa.schema(
+    [
+        ("stem", pa.string()),
+        ("split", pa.string()),
+        ("model", pa.string()),
+        ("kind", pa.string()),
+        ("prediction_path", pa.string()),
+        ("valid", pa.bool_()),
+        ("reason", pa.string()),
+        ("glacier", pa.string()),
+        ("season", pa.string()),
+        ("sensor", pa.string()),
+        ("resolution", pa.int32()),
+        ("date_taken", pa.date32()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("has_front", pa.bool_()),
+        ("mde_m", pa.float64()),
+        ("distance_sum_m", pa.float64()),
+        ("distance_count", pa.int64()),
+        ("pred_pixels", pa.int64()),
+        ("label_pixels", pa.int64()),
+        # The scored (post-processed, box-cut) front as open polylines in
+        # normalised (x, y), one per piece: the dataset's <model>_front.
+        ("front_lines", pa.list_(pa.list_(pa.list_(pa.float64())))),
+        *[(f"{m}_{c}", pa.float64()) for m in ev.METRICS for c in (*CLASSES, "mean")],
+        # Zone confusion counts [label class][predicted class], row-major 4x4.
+        ("zone_confusion", pa.list_(pa.int64())),
+        ("fingerprint", pa.string()),
+        ("evaluated_at_ns", pa.int64()),
+    ]
+)
+
+
+class PredictionsError(ValueError):
+    """The `predictions` config cannot be used (one line, no trailing period)."""
+
+
+@dataclass
+class Predictions:
+    model: str
+    folder: str
+    kind: str  # "zones" or "front"
+    files: dict[str, str] = field(default_factory=dict)  # stem -> path
+
+
+def find_predictions(model: str, folder: str | os.PathLike) -> Predictions:
+    """The prediction files of one model, found recursively in `folder`."""
+    if not isinstance(model, str) or not MODEL_NAME.match(model):
+        raise PredictionsError(
+            f"model name {model!r} in predictions is not a valid field name "
+            "(letters, digits and _, starting with a letter)"
+        )
+    path = Path(os.path.expanduser(str(folder))).resolve()
+    if not path.is_dir():
+        raise PredictionsError(f"predictions folder of model {model} does not exist: {path}")
+    found: dict[str, dict[str, str]] = {"zones": {}, "front": {}}
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            for kind, suffix in SUFFIXES.items():
+                if name.endswith(suffix) and len(name) > len(suffix):
+                    stem = name[: -len(suffix)]
+                    full = os.path.join(dirpath, name)
+                    if stem in found[kind]:
+                        raise PredictionsError(
+                            f"predictions of model {model}: {stem} appears twice "
+                            f"({found[kind][stem]} and {full})"
+                        )
+                    found[kind][stem] = full
+    if found["zones"] and found["front"]:
+        raise PredictionsError(
+            f"predictions folder of model {model} holds both <stem>_zones.png and "
+            f"<stem>_front.png files ({path}): one kind per model"
+        )
+    kind = "zones" if found["zones"] else "front"
+    if not found[kind]:
+        raise PredictionsError(
+            f"predictions folder of model {model} holds no <stem>_zones.png or "
+            f"<stem>_front.png file: {path}"
+        )
+    return Predictions(model, str(path), kind, found[kind])
+
+
+def parse_config(predictions: dict | None) -> dict[str, Predictions]:
+    """The config key ``predictions`` ({model: folder}, None or {}: no model)."""
+    if predictions is None:
+        return {}
+    if not isinstance(predictions, dict):
+        raise PredictionsError("predictions must map model names to folders")
+    return {model: find_predictions(model, folder) for model, folder in (predictions or {}).items()}
+
+
+# ---------------------------------------------------------------- one image
+
+
+def fingerprint(prediction, front, zones, bbox) -> str:
+    parts = [str(EVALUATION_VERSION)]
+    for path in (prediction, front, zones, bbox):
+        try:
+            stat = os.stat(path)
+            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+        except (FileNotFoundError, TypeError):
+            parts.append("missing")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _read(path, what: str) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise ValueError(f"{what} is {image.format}, not PNG")
+            return np.asarray(image)
+    except FileNotFoundError:
+        raise ValueError(f"{what} missing: {Path(path).name}") from None
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"{what} cannot be decoded: {Path(path).name} ({err})") from None
+
+
+def _lines(front: np.ndarray) -> list:
+    """The scored front mask -> normalised open polylines (caffe/fronts.py)."""
+    if not front.any():
+        return []
+    height, width = front.shape
+    window = ev._crop_window(front, pad=0)
+    crop = np.ascontiguousarray(front[window], dtype=np.uint8) * np.uint8(255)
+    top, left = window[0].start, window[1].start
+    lines = trace_fronts(crop.tobytes(), crop.shape[1], crop.shape[0])
+    return [
+        [[round((x + left) / width, 6), round((y + top) / height, 6)] for x, y in line]
+        for line in lines
+    ]
+
+
+def evaluate_member(member: dict, model: str, kind: str) -> dict:
+    """One image's row; ``member`` = {split, stem, prediction, front, zones, bbox}."""
+    row = {
+        "stem": member["stem"],
+        "split": member["split"],
+        "model": model,
+        "kind": kind,
+        "prediction_path": member["prediction"],
+        "fingerprint": fingerprint(
+            member["prediction"], member["front"], member["zones"], member["bbox"]
+        ),
+        "evaluated_at_ns": time.time_ns(),
+        "valid": False,
+    }
+    try:
+        keys = ev.image_keys(member["stem"])
+        row.update(keys)
+        from caffe_workflow.caffe.names import parse_stem
+
+        row["date_taken"] = parse_stem(member["stem"]).date_taken
+        label_front = _read(member["front"], "label front") == 255
+        label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
+        corners = ev.read_box_corners(Path(member["bbox"]).read_text())
+        prediction = _read(member["prediction"], "prediction")
+    except (ValueError, OSError) as err:
+        row["reason"] = str(err).splitlines()[0]
+        return row
+    row["height"], row["width"] = label_front.shape
+    if label_zones is not None and label_zones.shape != label_front.shape:
+        row["reason"] = "label zones and label front differ in size"
+        return row
+    try:
+        result = ev.evaluate_image(
+            prediction, kind, label_front, corners, keys["resolution"], label_zones
+        )
+    except ValueError as err:  # e.g. label zones with values outside the set
+        row["reason"] = str(err).splitlines()[0]
+        return row
+    if not result["valid"]:
+        row["reason"] = result["reason"]
+        return row
+    row["valid"] = True
+    for name in ("has_front", "mde_m", "distance_sum_m", "distance_count"):
+        row[name] = result[name]
+    row["pred_pixels"], row["label_pixels"] = result["pred_pixels"], result["label_pixels"]
+    row["front_lines"] = _lines(result["front"])
+    if result["zones"] is not None:
+        for m in ev.METRICS:
+            for c, v in result["zones"][m].items():
+                row[f"{m}_{c}"] = v
+        row["zone_confusion"] = [int(v) for v in ev.zone_confusion(prediction, label_zones).ravel()]
+    return row
+
+
+# ---------------------------------------------------------------- batch job
+
+
+def rows_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def _message(row: dict) -> list[str]:
+    if row["valid"]:
+        return []
+    return [f"{row['prediction_path']}: invalid prediction: {row['reason']}\n"]
+
+
+def run_batch(
+    members: list[dict], model: str, kind: str, rows_path: str | os.PathLike, workers: int = 1
+) -> dict:
+    """Bring one (model, batch) file of rows up to date; {"evaluated", "kept"}.
+
+    ``members``: the batch's images that have a prediction, each {split,
+    stem, prediction, front, zones, bbox}. Rows whose fingerprint is unchanged
+    are kept as they are (the file is an update() output).
+    """
+    rows_path = Path(rows_path)
+    old = {}
+    if rows_path.exists():
+        try:
+            previous = pq.read_table(rows_path)
+            if previous.schema.equals(ROW_SCHEMA):
+                old = {r["stem"]: r for r in previous.to_pylist()}
+        except (OSError, pa.ArrowException) as err:
+            print(f"not reusing {rows_path} ({err})", file=sys.stderr)
+    todo, rows = [], {}
+    for m in members:
+        row = old.get(m["stem"])
+        stamp = fingerprint(m["prediction"], m["front"], m["zones"], m["bbox"])
+        if row is None or row["fingerprint"] != stamp or row["prediction_path"] != m["prediction"]:
+            todo.append(m)
+        else:
+            rows[m["stem"]] = row
+            sys.stderr.writelines(_message(row))
+    with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
+        for m, row in zip(todo, pool.map(lambda m: evaluate_member(m, model, kind), todo)):
+            rows[m["stem"]] = row
+            sys.stderr.writelines(_message(row))
+    table = rows_table([rows[stem] for stem in sorted(rows)])
+    write_atomically(rows_path, lambda f: pq.write_table(table, f))
+    return {"evaluated": len(todo), "kept": len(members) - len(todo)}
+
+
+# ---------------------------------------------------------------- merge
+
+
+def summary_records(rows: list[dict]) -> list[dict]:
+    """Rows as :func:`caffe_workflow.caffe.evaluation.summarize` records."""
+    records = []
+    for r in rows:
+        record = dict(r)
+        if r.get("zone_confusion"):
+            record["zones"] = {
+                m: {c: r[f"{m}_{c}"] for c in (*CLASSES, "mean")} for m in ev.METRICS
+            }
+        else:
+            record.pop("zones", None)
+        records.append(record)
+    return records
+
+
+def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored) -> dict:
+    """metrics.json: summarize() over the valid test-split rows, and the rest."""
+    test_stems = sorted(test_stems)
+    test = [r for r in rows if r["split"] == "test"]
+    valid = [r for r in test if r["valid"]]
+    out = {"model": model, "kind": kind, "split": "test"}
+    out |= ev.summarize(summary_records(valid))
+    predicted = {r["stem"] for r in rows}
+    missing = [s for s in test_stems if s not in predicted]
+    out["images_missing"] = {"count": len(missing), "stems": missing}
+    out["invalid_predictions"] = {
+        r["stem"]: r["reason"] for r in sorted(rows, key=lambda r: r["stem"]) if not r["valid"]
+    }
+    out["ignored_stems"] = sorted(ignored)
+    out["other_split_images_evaluated"] = sum(1 for r in rows if r["split"] != "test")
+    return out
+
+
+def merge(
+    batch_files: list[str], model: str, kind: str, test_stems, ignored,
+    per_image: str | os.PathLike, metrics_path: str | os.PathLike,
+) -> dict:  # fmt: skip
+    tables = [pq.read_table(p) for p in batch_files]
+    table = pa.concat_tables(tables) if tables else rows_table([])
+    table = table.sort_by("stem") if table.num_rows else table
+    write_atomically(per_image, lambda f: pq.write_table(table, f))
+    summary = metrics(table.to_pylist(), model, kind, test_stems, ignored)
+    text = json.dumps(summary, indent=2, default=str) + "\n"
+    write_atomically(metrics_path, lambda f: f.write(text.encode()))
+    return summary

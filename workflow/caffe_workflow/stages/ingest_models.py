@@ -1,0 +1,303 @@
+"""The scored models in the FiftyOne dataset: part of the ingest (the only writer).
+
+For each model of the config key ``predictions`` (stage evaluate), every
+sample with a prediction gets
+
+- ``<model>_front``: ``Polylines`` of the post-processed front that was scored;
+- ``<model>_mde_m``: its mean distance error in metres (None when left out);
+- ``<model>_status``: "scored", "no_front" (left out of the MDE) or "invalid",
+  and ``<model>_problem``: why a prediction is invalid;
+- zone models: ``<model>_zones`` (``Segmentation``, ``mask_path`` to the
+  prediction) and ``<model>_accuracy|precision|recall``, FiftyOne's own
+  per-sample figures of its evaluation run ``eval_key=<model>``.
+
+The evaluation run is registered from the confusion counts the evaluate stage
+already made (no second pass over the masks), with CaFFe's pooled MDE and
+mean IoU as custom metrics, so the App's Model Evaluation panel lists and
+compares the models. FiftyOne's precision/recall treat class 0 (NA) as
+background, unlike CaFFe's zone metrics: they differ by definition.
+
+What the ingest manages per model is recorded in ``dataset.info["caffe_models"]``
+(kind, fields, views), so that a model removed from the config loses exactly
+those fields, its run and its views, and nothing of the user's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+MANAGED_KEY = "caffe_models"
+CLASSES = ("NA", "rock", "glacier", "ocean")
+VALUES = (0, 64, 127, 254)
+MDE_URI = "@caffe/metrics/mde"
+IOU_URI = "@caffe/metrics/zone_iou"
+WORST = 20
+# Row columns that do not change what a sample shows (not in its hash).
+_VOLATILE = ("evaluated_at_ns", "fingerprint")
+
+
+def load_evaluations(evaluations: dict) -> dict:
+    """{model: {"kind", "per_image", "metrics", "rows"}} of the scored
+    models, "rows" their per-image rows by (split, stem)."""
+    import pyarrow.parquet as pq
+
+    models = {}
+    for model, spec in sorted(evaluations.items()):
+        per_image = Path(spec["per_image"])
+        rows = {}
+        for e in pq.ParquetFile(per_image).read().to_pylist():
+            for key in _VOLATILE:
+                e.pop(key, None)
+            rows[(e["split"], e["stem"])] = e
+        models[model] = {
+            "kind": spec["kind"],
+            "per_image": str(per_image),
+            "metrics": str(spec.get("metrics") or per_image.with_name("metrics.json")),
+            "rows": rows,
+        }
+    return models
+
+
+def attach_evaluations(rows: list[dict], models: dict) -> None:
+    """Put each model's per-image row into the catalog row of its image
+    (``row["evaluation"][model]``, part of the row hash, so a sample is
+    rewritten exactly when its evaluation changed)."""
+    for row in rows:
+        for model, spec in models.items():
+            e = spec["rows"].get((row.get("split"), row.get("stem")))
+            if e is not None:
+                row.setdefault("evaluation", {})[model] = e
+
+
+def _fields(model: str, kind: str) -> dict:
+    """name -> (kind, description) of one model's sample fields."""
+    fields = {
+        f"{model}_front": ("polylines", f"{model}: the scored (post-processed) front"),
+        f"{model}_mde_m": ("float", f"{model}: mean distance error (m); None when left out"),
+        f"{model}_status": ("str", f"{model}: scored, no_front (left out) or invalid"),
+        f"{model}_problem": ("str", f"{model}: why the prediction is invalid"),
+    }
+    if kind == "zones":
+        fields[f"{model}_zones"] = ("zones", f"{model}: zone prediction on disk")
+        for m in ("accuracy", "precision", "recall"):
+            fields[f"{model}_{m}"] = (
+                "float",
+                f"{model}: FiftyOne's pixel {m} (class NA as background, micro average)",
+            )
+    return fields
+
+
+def _fo_confusion_figures(confusion) -> tuple:
+    """FiftyOne's per-sample accuracy, precision, recall of a 4x4 confusion
+    (as evaluate_segmentations computes them: NA is its background)."""
+    from fiftyone.utils.eval.segmentation import _compute_accuracy_precision_recall
+
+    return _compute_accuracy_precision_recall(
+        np.asarray(confusion, dtype=int).reshape(4, 4), VALUES, "micro"
+    )
+
+
+def model_values(fo, row: dict, models: dict) -> dict:
+    """The model fields of one sample (None where it has no prediction)."""
+    out = {}
+    evaluations = row.get("evaluation") or {}
+    for model, spec in models.items():
+        e = evaluations.get(model)
+        valid = bool(e and e["valid"])
+        lines = (e or {}).get("front_lines") if valid else None
+        out[f"{model}_front"] = (
+            fo.Polylines(
+                polylines=[
+                    fo.Polyline(
+                        label=model,
+                        points=[[(float(x), float(y)) for x, y in line]],
+                        closed=False,
+                        filled=False,
+                    )
+                    for line in lines
+                    if line
+                ]
+            )
+            if lines
+            else None
+        )
+        out[f"{model}_mde_m"] = e["mde_m"] if valid else None
+        out[f"{model}_status"] = (
+            None
+            if e is None
+            else "invalid"
+            if not valid
+            else "scored"
+            if e["has_front"]
+            else "no_front"
+        )
+        out[f"{model}_problem"] = None if valid or e is None else e["reason"]
+        if spec["kind"] == "zones":
+            out[f"{model}_zones"] = fo.Segmentation(mask_path=e["prediction_path"]) if e else None
+            figures = (
+                _fo_confusion_figures(e["zone_confusion"])
+                if valid and e.get("zone_confusion")
+                else (None, None, None)
+            )
+            for m, v in zip(("accuracy", "precision", "recall"), figures):
+                out[f"{model}_{m}"] = None if v is None else float(v)
+    return out
+
+
+def _remove_model(dataset, model: str, record: dict) -> None:
+    if dataset.has_evaluation(model):
+        dataset.delete_evaluation(model)  # its accuracy/precision/recall fields too
+    schema = dataset.get_field_schema()
+    gone = [f for f in record.get("fields", []) if f in schema]
+    if gone:
+        dataset.delete_sample_fields(gone)
+    for view in record.get("views", []):
+        if dataset.has_saved_view(view):
+            dataset.delete_saved_view(view)
+    info = dataset.info
+    info.get(MANAGED_KEY, {}).pop(model, None)
+    info.get("evaluations", {}).pop(model, None)
+    dataset.info = info
+    dataset.save()
+
+
+def declare_model_fields(fo, dataset, models: dict) -> None:
+    """Remove what the ingest made for models no longer given (or of another
+    kind now), then declare the fields of the current ones."""
+    from caffe_workflow.stages.ingest import _field_type
+
+    managed = dict(dataset.info.get(MANAGED_KEY, {}))
+    for model, record in managed.items():
+        if model not in models or models[model]["kind"] != record.get("kind"):
+            _remove_model(dataset, model, record)
+    schema = dataset.get_field_schema()
+    for model, spec in models.items():
+        for name, (kind, description) in _fields(model, spec["kind"]).items():
+            if name in schema:
+                continue
+            ftype, doc_type, subfield = _field_type(fo, kind)
+            dataset.add_sample_field(
+                name, ftype, embedded_doc_type=doc_type, subfield=subfield, description=description
+            )
+
+
+def _views(dataset, model: str) -> dict:
+    from fiftyone import ViewField as F
+
+    mde = f"{model}_mde_m"
+    return {
+        f"{model}-worst-mde": (
+            dataset.exists(mde).sort_by(mde, reverse=True).limit(WORST),
+            f"{model}: its {WORST} images of largest mean distance error",
+        ),
+        f"{model}-no-front": (
+            dataset.match(F(f"{model}_status") == "no_front"),
+            f"{model}: images left out of the MDE (no predicted front after post-processing)",
+        ),
+    }
+
+
+def _save_views(dataset, wanted: dict) -> None:
+    from caffe_workflow.stages.ingest import _stages
+
+    stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
+    for name, (view, description) in wanted.items():
+        doc = stored.get(name)
+        if (
+            doc is not None
+            and doc.description == description
+            and _stages(doc.view_stages) == _stages(view._serialize())
+        ):
+            continue
+        dataset.save_view(name, view, description=description, overwrite=True)
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:32]
+
+
+def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
+    """The evaluation run ``eval_key=model`` from the stage's confusion counts."""
+    from fiftyone.utils.eval.segmentation import SegmentationResults, SimpleEvaluationConfig
+
+    confusion = np.zeros((4, 4), dtype=int)
+    for e in rows:
+        if e["valid"] and e.get("zone_confusion"):
+            confusion += np.asarray(e["zone_confusion"], dtype=int).reshape(4, 4)
+    config = SimpleEvaluationConfig(f"{model}_zones", "zones")
+    method = config.build()
+    method.register_run(dataset, model, overwrite=True, cleanup=False)
+    custom = {
+        MDE_URI: {
+            "key": "caffe_mde_m",
+            "value": metrics.get("mde_m"),
+            "label": "CaFFe MDE (m, test split, pooled)",
+            "lower_is_better": True,
+        }
+    }
+    iou = (metrics.get("zones") or {}).get("iou", {}).get("mean")
+    if iou is not None:
+        custom[IOU_URI] = {
+            "key": "caffe_zone_iou",
+            "value": iou,
+            "label": "CaFFe zone IoU (mean of classes incl. NA, test split)",
+            "lower_is_better": False,
+        }
+    results = SegmentationResults(
+        dataset, config, model, confusion, list(CLASSES), missing="NA", custom_metrics=custom,
+        backend=method,
+    )  # fmt: skip
+    method.save_run_results(dataset, model, results, overwrite=True)
+    method.add_fields_to_sidebar_group(dataset, model, omit_fields=(f"{model}_zones", "zones"))
+
+
+def _info_figures(metrics: dict) -> dict:
+    out = {k: v for k, v in metrics.items() if not k.startswith("by_glacier_")}
+    missing = metrics.get("images_missing") or {}
+    out["images_missing"] = missing.get("count", 0)
+    out["invalid_predictions"] = len(metrics.get("invalid_predictions") or {})
+    out["ignored_stems"] = len(metrics.get("ignored_stems") or [])
+    return out
+
+
+def refresh_models(fo, dataset, models: dict) -> None:
+    """Evaluation runs, saved views and dataset.info of the current models;
+    the run is registered again only when the model's results changed."""
+    import pyarrow.parquet as pq
+
+    info = dataset.info
+    managed = dict(info.get(MANAGED_KEY, {}))
+    figures = dict(info.get("evaluations", {}))
+    changed = False
+    for model, spec in sorted(models.items()):
+        digest = _digest(spec["per_image"]) + _digest(spec["metrics"])
+        record = managed.get(model, {})
+        views = _views(dataset, model)
+        _save_views(dataset, views)
+        fields = sorted(_fields(model, spec["kind"]))
+        run_ok = spec["kind"] != "zones" or dataset.has_evaluation(model)
+        if record.get("digest") == digest and run_ok and record.get("fields") == fields:
+            continue
+        metrics = json.loads(Path(spec["metrics"]).read_text())
+        if spec["kind"] == "zones":
+            rows = pq.ParquetFile(spec["per_image"]).read().to_pylist()
+            _register_run(dataset, model, rows, metrics)
+        managed[model] = {
+            "kind": spec["kind"],
+            "digest": digest,
+            "fields": fields,
+            "views": sorted(views),
+            "eval_key": model if spec["kind"] == "zones" else None,
+        }
+        figures[model] = _info_figures(metrics)
+        changed = True
+    if changed or (MANAGED_KEY not in info and models):
+        info = dataset.info
+        info[MANAGED_KEY] = managed
+        info["evaluations"] = figures
+        dataset.info = info
+        dataset.save()
