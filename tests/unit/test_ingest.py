@@ -264,7 +264,16 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     assert zone_colors == {64: ig.ROCK, 127: ig.GLACIER, 254: ig.OCEAN}
     assert colors["front_lines"]["fieldColor"] == ig.FRONT
 
-    assert set(ds.list_saved_views()) == {"train", "test", "invalid", "JAC", "DBE", "COL", "Mapple"}
+    assert set(ds.list_saved_views()) == {"train", "test", "invalid", "JAC", "DBE", "COL", "Mapple",
+                                          *ig.TIMELINE_VIEWS}  # fmt: skip
+    assert ds.load_saved_view("JAC").values("date_taken") == sorted(
+        r["date_taken"] for r in rows if r["glacier"] == "JAC"
+    )
+    timeline = ds.load_saved_view("glacier-timeline")
+    assert timeline._is_dynamic_groups
+    groups = {g.first().glacier: g.values("date_taken") for g in timeline.iter_dynamic_groups()}
+    assert {k: len(v) for k, v in groups.items()} == {"JAC": 2, "DBE": 3, "COL": 2, "Mapple": 1}
+    assert all(dates == sorted(dates) for dates in groups.values())
     assert len(ds.load_saved_view("test")) == 3
     assert len(ds.load_saved_view("DBE")) == 3
     assert len(ds.load_saved_view("invalid")) == 1
@@ -395,6 +404,23 @@ def test_user_tags_fields_labels_and_views_survive(fo, name, tmp_path):
     ds.reload()
     sample = ds.one(fo.ViewField("filepath") == target)
     assert sample.zones.id == zones_id and sample.zones.mask_path == "/newer/zones.png"
+
+
+@pytest.mark.slow
+@pytest.mark.mongod
+def test_a_users_view_under_a_newly_managed_name_is_kept(fo, name, tmp_path):
+    catalog = write_catalog(small_rows(tmp_path), tmp_path / "catalog.parquet")
+    ig.ingest(catalog, name)
+    ds = fo.load_dataset(name)
+    # As if made before this ingest managed the name: the user's, not ours.
+    ds.info["_caffe_saved_views"].remove("glacier-timeline")
+    ds.save()
+    ds.save_view("glacier-timeline", ds.limit(2), description="mine", overwrite=True)
+    ig.ingest(catalog, name)
+    ds.reload()
+    assert ds.get_saved_view_info("glacier-timeline")["description"] == "mine"
+    assert len(ds.load_saved_view("glacier-timeline")) == 2
+    assert "glacier-timeline" not in ds.info["_caffe_saved_views"]
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """`snakemake --report` after a real run on generated data: the self-contained
-HTML holds the four report items (three figures, the validation table), their
+HTML holds the five report items (four figures, the validation table), their
 captions and the workflow description."""
 
 import base64
@@ -36,7 +36,8 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     snakemake(workdir, data_dir, fiftyone_env)
     out = runner.results(workdir, DATASET) / "report"
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
-    for name in ("images_over_time.png", "quality_resolution.png", "front_length.png"):
+    for name in ("images_over_time.png", "quality_resolution.png", "front_length.png",
+                 "fronts_over_time.png"):  # fmt: skip
         with Image.open(out / name) as image:
             assert image.format == "PNG" and image.width >= 800
     table = (out / "validation.html").read_text()
@@ -55,6 +56,8 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     assert "Images per glacier over time, by sensor" in captions["images_over_time.png"]
     assert "quality-factor and resolution mix" in captions["quality_resolution.png"]
     assert "Calving-front length over time" in captions["front_length.png"]
+    assert "Calving fronts over time, one panel per glacier" in captions["fronts_over_time.png"]
+    assert "flow direction is not in CaFFe" in captions["fronts_over_time.png"]
     assert "Validation table" in captions["validation.html"]
     for name, r in results.items():
         assert r["job_properties"]["rule"] == "plots"

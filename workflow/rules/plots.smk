@@ -22,6 +22,12 @@ rule plots:
             category="Fronts",
             labels={"figure": "front length over time"},
         ),
+        front_maps=report(
+            f"{RESULTS}/report/fronts_over_time.png",
+            caption="../report/fronts_over_time.rst",
+            category="Fronts",
+            labels={"figure": "fronts over time per glacier"},
+        ),
         validation=report(
             f"{RESULTS}/report/validation.html",
             caption="../report/validation.rst",

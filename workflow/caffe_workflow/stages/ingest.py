@@ -399,8 +399,10 @@ def _info(glaciers: dict) -> dict:
         },
         "app": "zones and front (full-resolution masks) are off by default; tick them "
         "in the sidebar of the sample view. front_lines shows the front as vectors.",
-        "managed_saved_views": "train, test, invalid and one per glacier code are "
-        "rewritten by every ingest; save your own views under other names",
+        "managed_saved_views": "train, test, invalid, one per glacier code (in date "
+        "order), glacier-timeline and glacier-sensor-timeline (dynamic groups per "
+        "glacier and per glacier and sensor, in date order) are rewritten by every "
+        "ingest; save your own views under other names",
     }
 
 
@@ -466,6 +468,23 @@ def _apply_dataset_settings(fo, dataset, glaciers: dict, data_dir: str | None) -
     return changed
 
 
+# Saved views of dynamic groups: name -> (group key, description). The key
+# glacier + sensor is a compound key (a list of fields), which GroupBy takes
+# as such in FiftyOne 1.22.1; a stored `glacier_sensor` field would duplicate
+# two fields (and go stale if a user edits one) and rewrite every sample once.
+TIMELINE_VIEWS = {
+    "glacier-timeline": (
+        "glacier",
+        "One group per glacier, its images in date order: open a group to step "
+        "through (or play) the glacier's years",
+    ),
+    "glacier-sensor-timeline": (
+        ["glacier", "satellite"],
+        "One group per glacier and sensor, its images in date order",
+    ),
+}
+
+
 def _managed_views(dataset, glaciers: dict) -> dict:
     from fiftyone import ViewField as F
 
@@ -478,7 +497,17 @@ def _managed_views(dataset, glaciers: dict) -> dict:
         ),
     }
     for code, name in sorted(glaciers.items()):
-        views[code] = (dataset.match(F("glacier") == code), f"Glacier {name or code}")
+        views[code] = (
+            dataset.match(F("glacier") == code).sort_by("date_taken"),
+            f"Glacier {name or code}, in date order",
+        )
+    for name, (key, description) in TIMELINE_VIEWS.items():
+        # Images without a glacier, sensor or date (unparsed names) stay out.
+        fields = [key] if isinstance(key, str) else key
+        having = dataset
+        for field in [*fields, "date_taken"]:
+            having = having.exists(field)
+        views.setdefault(name, (having.group_by(key, order_by="date_taken"), description))
     return views
 
 
@@ -495,6 +524,16 @@ def _refresh_saved_views(dataset, glaciers: dict) -> None:
     # Compare with the stored documents rather than load_saved_view(), which
     # would write a last_loaded_at on every view at every run.
     stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
+    # A view under a newly managed name (a new glacier code, a view added by
+    # a newer ingest) that this ingest did not make is the user's: keep it.
+    for name in [n for n in wanted if n in stored and n not in old_managed]:
+        log.warning("saved view %r was not made by the ingest: left as it is", name)
+        del wanted[name]
+    if not set(wanted) <= old_managed:
+        # Record the new names before writing them, so that a crash in
+        # between cannot make the ingest's own views look like a user's.
+        dataset.info["_caffe_saved_views"] = sorted(old_managed | set(wanted))
+        dataset.save()
     for name, (view, description) in wanted.items():
         doc = stored.get(name)
         if (

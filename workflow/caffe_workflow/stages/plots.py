@@ -5,7 +5,8 @@
 
 Writes into --out-dir (names in OUTPUTS): images per glacier over time by
 sensor, the quality-factor and resolution mix, front length over time per
-glacier, and an HTML table of every image with a problem or warning. Rows whose
+glacier, the traced fronts per glacier drawn over a thumbnail and coloured by
+date, and an HTML table of every image with a problem or warning. Rows whose
 name could not be parsed (no glacier or date) appear only in the table.
 """
 
@@ -21,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on cluster nodes and CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from caffe_workflow.caffe.names import GLACIERS, SENSOR_BANDS  # noqa: E402
@@ -29,6 +31,7 @@ OUTPUTS = {
     "timeline": "images_over_time.png",
     "mix": "quality_resolution.png",
     "fronts": "front_length.png",
+    "front_maps": "fronts_over_time.png",
     "validation": "validation.html",
 }
 
@@ -217,6 +220,169 @@ def plot_front_length(df: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+FRONT_MAP_COLUMNS = [
+    "stem", "glacier", "date_taken", "satellite", "spatial_resolution",
+    "width", "height", "front_lines", "thumbnail_path",
+]  # fmt: skip
+
+
+def load_front_maps(path: str | os.PathLike) -> pd.DataFrame:
+    df = pd.read_parquet(path, columns=FRONT_MAP_COLUMNS)
+    df["date_taken"] = pd.to_datetime(df["date_taken"])
+    return df
+
+
+def _has_fronts(lines) -> bool:
+    return lines is not None and len(lines) > 0
+
+
+def footprint_groups(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per glacier (every glacier with a parsed name and date), the images of
+    its largest footprint that have a traced front, in date order.
+
+    A footprint is an image size (width, height): a glacier's images cover the
+    same ground, so one size is one sensor resolution and one pixel grid, and
+    normalised front coordinates of such images are comparable. Ties go to the
+    larger size (the finer resolution). A glacier without any traced front
+    gets an empty frame.
+    """
+    dated = df.dropna(subset=["glacier", "date_taken"])
+    usable = dated.dropna(subset=["width", "height"])
+    usable = usable[usable["front_lines"].map(_has_fronts)]
+    groups = {}
+    for glacier in _glaciers(dated):
+        part = usable[usable["glacier"] == glacier]
+        if part.empty:
+            groups[glacier] = part
+            continue
+        sizes = part.groupby(["width", "height"]).size()
+        width, height = max(sizes.index, key=lambda wh: (sizes[wh], wh[0] * wh[1]))
+        same = (part["width"] == width) & (part["height"] == height)
+        groups[glacier] = part[same].sort_values(["date_taken", "stem"])
+    return groups
+
+
+def _background(group: pd.DataFrame):
+    """(stem, grayscale array) of the latest image of the group whose
+    thumbnail can be read, or (None, None)."""
+    from PIL import Image
+
+    for stem, path in zip(group["stem"][::-1], group["thumbnail_path"][::-1]):
+        if path and os.path.exists(path):
+            try:
+                with Image.open(path) as image:
+                    return stem, image.convert("L")
+            except OSError:
+                continue
+    return None, None
+
+
+def _date_ticks(dates: pd.Series) -> list[float]:
+    """Colour-bar ticks (matplotlib date numbers): 1 January of every k-th
+    year (at most 6 ticks) when the dates span three years or more, else the
+    first and last date. Computed here: AutoDateLocator warns on short bars."""
+    import matplotlib.dates as mdates
+
+    first, last = dates.min(), dates.max()
+    years = list(range(first.year + 1, last.year + 1))
+    if len(years) < 3:
+        return sorted({float(mdates.date2num(first)), float(mdates.date2num(last))})
+    step = -(-len(years) // 6)
+    return [float(mdates.date2num(pd.Timestamp(y, 1, 1))) for y in years[::step]]
+
+
+# Truncated so the earliest fronts are not near-black on dark SAR ocean.
+_FRONT_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("plasma")(np.linspace(0.15, 1, 256)))
+
+
+def plot_front_maps(df: pd.DataFrame, path: Path) -> dict[str, dict]:
+    """One panel per glacier: the fronts of its largest footprint group over
+    the latest readable thumbnail of that group, coloured by date, each panel
+    with its own colour bar, zoomed to the fronts. Returns per glacier what
+    was drawn: {"size", "images", "polylines", "sensors", "first", "last",
+    "thumbnail"} (size None and images 0 for a glacier without fronts)."""
+    import matplotlib.dates as mdates
+    from matplotlib.collections import LineCollection
+
+    groups = footprint_groups(df)
+    ncols = min(3, max(len(groups), 1))
+    nrows = max(1, -(-len(groups) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols + 1, 4.2 * nrows + 0.6),
+                             squeeze=False)  # fmt: skip
+    flat = list(axes.flat)
+    if not groups:
+        _empty(flat[0])
+    drawn = {}
+    for ax, (glacier, group) in zip(flat, groups.items()):
+        if group.empty:
+            _empty(ax, f"{glacier}: no traced fronts")
+            drawn[glacier] = {"size": None, "images": 0, "polylines": 0, "sensors": [],
+                              "first": None, "last": None, "thumbnail": None}  # fmt: skip
+            continue
+        width, height = int(group["width"].iloc[0]), int(group["height"].iloc[0])
+        stem, thumb = _background(group)
+        if thumb is not None:
+            ax.imshow(np.asarray(thumb), cmap="gray", vmin=0, vmax=255,
+                      extent=(0, width, height, 0), interpolation="bilinear")  # fmt: skip
+        else:
+            ax.set_facecolor("0.85")
+        days = mdates.date2num(group["date_taken"].dt.to_pydatetime())
+        lo, hi = float(days.min()), float(days.max())
+        norm = matplotlib.colors.Normalize(lo - (hi == lo), hi + (hi == lo))
+        segments, colours = [], []
+        for lines, day in zip(group["front_lines"], days):
+            for line in lines:
+                points = np.asarray([tuple(p) for p in line], dtype=float)
+                if len(points) >= 2:
+                    segments.append(points * (width, height))
+                    colours.append(_FRONT_CMAP(norm(day)))
+        ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.3))
+        # Zoom to the fronts, with a margin; image y runs downwards.
+        allpts = np.concatenate(segments)
+        (x0, y0), (x1, y1) = allpts.min(axis=0), allpts.max(axis=0)
+        pad = max(0.15 * max(x1 - x0, y1 - y0), 0.05 * max(width, height))
+        ax.set_xlim(max(0, x0 - pad), min(width, x1 + pad))
+        ax.set_ylim(min(height, y1 + pad), max(0, y0 - pad))
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        sensors = _in_order(group["satellite"], SENSOR_BANDS)
+        resolutions = sorted(set(group["spatial_resolution"].dropna().astype(int)))
+        res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
+        ax.set_title(
+            f"{glacier}: {len(group)} fronts, {'/'.join(sensors)}\n"
+            f"{width}\u00d7{height} px ({res}{group['date_taken'].dt.year.min()}"
+            f"\u2013{group['date_taken'].dt.year.max()})",
+            fontsize=9,
+        )
+        bar = fig.colorbar(
+            matplotlib.cm.ScalarMappable(norm=norm, cmap=_FRONT_CMAP), ax=ax, fraction=0.046,
+            pad=0.02,
+        )  # fmt: skip
+        bar.set_ticks(_date_ticks(group["date_taken"]))
+        bar.ax.yaxis.set_major_formatter(
+            mdates.DateFormatter("%Y" if len(bar.get_ticks()) > 2 else "%Y-%m-%d")
+        )
+        bar.ax.tick_params(labelsize=7)
+        drawn[glacier] = {
+            "size": (width, height),
+            "images": len(group),
+            "polylines": len(segments),
+            "sensors": sensors,
+            "first": group["date_taken"].min().date(),
+            "last": group["date_taken"].max().date(),
+            "thumbnail": stem,
+        }
+    for ax in flat[len(groups) :]:
+        ax.set_axis_off()
+    fig.suptitle("Calving fronts over time: per glacier, the images of its most common "
+                 "image size, coloured by date", x=0.02, ha="left", fontsize=11)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return drawn
+
+
 _STYLE = """
 body { font-family: sans-serif; font-size: 14px; margin: 1em; }
 table { border-collapse: collapse; }
@@ -260,6 +426,7 @@ def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike]) -
     plot_timeline(df, paths["timeline"])
     plot_mix(df, paths["mix"])
     plot_front_length(df, paths["fronts"])
+    plot_front_maps(load_front_maps(catalog), paths["front_maps"])
     paths["validation"].write_text(validation_html(df), encoding="utf-8")
 
 
