@@ -8,8 +8,9 @@ through Slurm: only they are processed, in one more Slurm job of the batch
 they joined.
 
 The command line overrides only what a test needs: the first status check
-(the plugin's 40 s is meant for a busy cluster, not a test) and keeping the
-plugin's logs of successful jobs, which the test reads. Each Slurm job starts
+(the plugin's 40 s is meant for a busy cluster, not a test), the threads of a
+batch job (the test node has 2 CPUs) and keeping the plugin's logs of
+successful jobs, which the test reads. Each Slurm job starts
 Snakemake twice whatever its number of images: the plugin's job step, then
 the job itself under srun; the test counts those starts in the job's log.
 """
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
 FIRST, ADDED = 48, 2  # images of the first run, images added for the rerun
 BATCH_MB = 1  # of these small generated images, 48 fit in one batch
+THREADS = 2  # CPUs of a batch job: all of the test node's
 SLURM_DATASET = "caffe-slurm-test"
 LOCAL_DATASET = "caffe-slurm-test-local"
 TIMEOUT = 900  # s per Snakemake run; generous, the test machine is shared
@@ -56,6 +58,8 @@ def slurm_cmd(workdir: Path, data_dir: Path) -> list[str]:
         workdir, data_dir, SLURM_DATASET,
         "--workflow-profile", str(PROFILE),
         "--slurm-init-seconds-before-status-checks", "2",
+        # The test node has 2 CPUs; the profile's 4 would stay PENDING.
+        "--set-threads", f"process={THREADS}",
         "--slurm-keep-successful-logs",
     )  # fmt: skip
 
@@ -106,7 +110,7 @@ def check_ran_in_slurm(cluster, jobs: dict[int, str], workdir: Path) -> dict[int
     for job_id, batch in jobs.items():
         job = cluster.show_job(job_id)
         assert job["JobState"] == "COMPLETED", job
-        assert job["NumCPUs"] == "4", job  # set-threads: process: 4
+        assert job["NumCPUs"] == str(THREADS), job  # --set-threads
         (log,) = logs.rglob(f"{job_id}.log")
         text = log.read_text()
         assert f"batch={batch}" in text, text
@@ -131,7 +135,7 @@ def _relocate(value, workdir: Path):
         return [_relocate(v, workdir) for v in value]
     if isinstance(value, str):
         for dataset in (SLURM_DATASET, LOCAL_DATASET):
-            value = value.replace(str(workdir / "results" / dataset), "<results>")
+            value = value.replace(f"{workdir / 'results' / dataset}/", "<results>/")
         return value.replace(str(workdir), "<work>")
     return value
 
