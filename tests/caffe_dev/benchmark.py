@@ -67,6 +67,7 @@ TARGETS = [
     ("FiftyOne sample documents size", "build", "docs_bytes", "baseline", 1 / 4),
 ]
 WORKFLOW_PHASES = ("build", "noop", "add_one", "replace_one")
+STEP_COLUMNS = ("start+dag", "process", "catalog", "ingest", "plots")
 PEAK_COLUMNS = ("snakemake", "script:process", "script:catalog", "script:ingest",
                 "script:plots", "mongod")  # fmt: skip
 
@@ -196,6 +197,28 @@ def run_measured(
         tail = log.read_text(errors="replace").splitlines()[-25:]
         raise PhaseError(f"exit code {proc.returncode}; log {log}:\n" + "\n".join(tail))
     return phase
+
+
+def step_seconds(log: str, started: float) -> dict:
+    """Seconds per step of a Snakemake run, from its log's timestamps (whole
+    seconds): "start+dag" until the first job starts, then each rule's jobs
+    from start to finish, summed."""
+    import datetime as dt
+    import re
+
+    stamp, first, steps, begun = None, None, {}, {}
+    for line in log.splitlines():
+        if m := re.fullmatch(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line.strip()):
+            stamp = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
+        elif m := re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", line.strip()):
+            first = stamp if first is None else first
+            begun.setdefault(m.group(1), []).append(stamp)
+        elif m := re.search(r"Finished jobid: \d+ \(Rule: (\w+)\)", line):
+            if begun.get(m.group(1)):
+                steps[m.group(1)] = steps.get(m.group(1), 0) + stamp - begun[m.group(1)].pop(0)
+    if first is not None:
+        steps["start+dag"] = max(0.0, first - started)
+    return steps
 
 
 def start_db(dbpath: Path):
@@ -459,6 +482,7 @@ class Bench:
         # Images processed: per-image rows written during the phase.
         rows = (ctx["workdir"] / "results" / DATASET / "images").glob("*/*/metadata.parquet")
         phase.extra["images_processed"] = sum(p.stat().st_mtime_ns >= started for p in rows)
+        phase.extra["steps_s"] = step_seconds(text, started / 1e9)
         if expect is None:
             if "Nothing to be done" not in text:
                 raise PhaseError(f"no-op rerun did work; log {log}")
@@ -714,6 +738,14 @@ class Bench:
                 f"| {t['figure']} | ≤ {t['limit']:.3g} × {t['reference']} | "
                 f"{_ratio(t['ratio'])} ({t['detail']}) | {t['result']} |"
             )
+        lines += ["", "## Seconds per step (from Snakemake's log, whole seconds)", "",
+                  "| phase | " + " | ".join(STEP_COLUMNS) + " |",
+                  "|---|" + "---|" * len(STEP_COLUMNS)]  # fmt: skip
+        for name, p in self.phases.items():
+            steps = p.extra.get("steps_s") if p.ok else None
+            if steps:
+                cells = [f"{steps[c]:.0f}" if c in steps else "" for c in STEP_COLUMNS]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "## Peak memory per process (MB)", "",
                   "| phase | " + " | ".join(PEAK_COLUMNS) + " |",
                   "|---|" + "---|" * len(PEAK_COLUMNS)]  # fmt: skip

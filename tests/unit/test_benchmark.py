@@ -99,6 +99,8 @@ def test_benchmark_on_tiny_data(tmp_path):
     # FiftyOne started its own database (no URI): its mongod is measured apart.
     assert phases["own_db_add_one"]["extra"]["ingest"]["added"] == 1
     assert phases["own_db_build"]["peaks"]["mongod"] > 0
+    # Seconds per step from Snakemake's log: every step of a build ran.
+    assert {"start+dag", "process", "catalog", "ingest"} <= set(phases["build"]["extra"]["steps_s"])
     # Peak memory per process: Snakemake and each rule's script.
     assert {"snakemake", "script:process", "script:catalog", "script:ingest"} <= set(
         phases["build"]["peaks"]
