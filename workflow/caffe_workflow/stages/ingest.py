@@ -211,22 +211,7 @@ def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
         fo.Segmentation(mask_path=row["front_path"]) if row.get("front_path") else None
     )
     lines = row.get("front_lines")
-    values["front_lines"] = (
-        fo.Polylines(
-            polylines=[
-                fo.Polyline(
-                    label="front",
-                    points=[[(float(x), float(y)) for x, y in line]],
-                    closed=False,
-                    filled=False,
-                )
-                for line in lines
-                if line
-            ]
-        )
-        if lines
-        else None
-    )
+    values["front_lines"] = polylines(fo, lines, "front")
     extent = row.get("front_extent")
     values["front_extent"] = (
         fo.Detection(label="front_extent", bounding_box=[float(v) for v in extent])
@@ -248,6 +233,24 @@ def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
     values |= model_values(fo, row, models or {})
     values["catalog_hash"] = row_hash(row)
     return values
+
+
+def polylines(fo, lines, label: str):
+    """Open fo.Polylines of normalised [[x, y], ...] lines (None for none)."""
+    if not lines:
+        return None
+    return fo.Polylines(
+        polylines=[
+            fo.Polyline(
+                label=label,
+                points=[[(float(x), float(y)) for x, y in line]],
+                closed=False,
+                filled=False,
+            )
+            for line in lines
+            if line
+        ]
+    )
 
 
 def _managed_tags(row: dict) -> list[str]:

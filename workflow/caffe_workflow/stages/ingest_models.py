@@ -103,28 +103,15 @@ def _fo_confusion_figures(confusion) -> tuple:
 
 def model_values(fo, row: dict, models: dict) -> dict:
     """The model fields of one sample (None where it has no prediction)."""
+    from caffe_workflow.stages.ingest import polylines  # (ingest imports this module)
+
     out = {}
     evaluations = row.get("evaluation") or {}
     for model, spec in models.items():
         e = evaluations.get(model)
         valid = bool(e and e["valid"])
         lines = (e or {}).get("front_lines") if valid else None
-        out[f"{model}_front"] = (
-            fo.Polylines(
-                polylines=[
-                    fo.Polyline(
-                        label=model,
-                        points=[[(float(x), float(y)) for x, y in line]],
-                        closed=False,
-                        filled=False,
-                    )
-                    for line in lines
-                    if line
-                ]
-            )
-            if lines
-            else None
-        )
+        out[f"{model}_front"] = polylines(fo, lines, model)
         out[f"{model}_mde_m"] = e["mde_m"] if valid else None
         out[f"{model}_status"] = (
             None
