@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
+from caffe_workflow.caffe.layout import SAR_DIR, canonical_dir, label_paths
 
 Key = tuple[str, str]  # (split, stem)
 FIELDS = ("batch", "split", "stem", "bytes")
@@ -91,3 +92,19 @@ def update(
     for key in sorted(batches):
         members.setdefault(batches[key][0], []).append(key)
     return members
+
+
+def member(data_dir: str | os.PathLike, split: str, stem: str) -> dict:
+    """What a batch job needs of an image: {split, stem, image, zones, front,
+    bbox}, the image's path canonical as discovery gives it."""
+    image = canonical_dir(Path(data_dir) / SAR_DIR / split) / f"{stem}.png"
+    labels = label_paths(Path(data_dir), split, stem)
+    return {"split": split, "stem": stem, "image": str(image)} | {
+        name: str(path) for name, path in labels.items()
+    }
+
+
+def members(path: str | os.PathLike, batch: str, data_dir: str | os.PathLike) -> list[dict]:
+    """The members of `batch` in the manifest at `path`, in key order."""
+    keys = sorted(key for key, (name, _) in read(path).items() if name == batch)
+    return [member(data_dir, split, stem) for split, stem in keys]

@@ -65,13 +65,10 @@ BATCH_BYTES = int(config["batch_mb"] * 1e6)
 def from_manifest():
     """(split, stem) -> path of the manifest's images: what a job started by a
     cluster executor needs, without listing data_dir again on the node."""
-    folders = {}
-    found = {}
-    for split, stem in batches_mod.read(MANIFEST):
-        if split not in folders:
-            folders[split] = canonical_dir(DATA_DIR / "sar_images" / split)
-        found[(split, stem)] = folders[split] / f"{stem}.png"
-    return found
+    return {
+        key: Path(batches_mod.member(DATA_DIR, *key)["image"])
+        for key in batches_mod.read(MANIFEST)
+    }
 
 
 @functools.cache
@@ -112,21 +109,28 @@ def batch_files(wildcards):
 
 
 def batch_images(wildcards):
+    """A digest of the paths, sizes and mtimes of the batch's SAR images.
+
+    A param, not inputs: Snakemake would otherwise check every image file at
+    every start and keep them in its DAG (at 20,000 images the no-op rerun's
+    main cost), while the digest reruns the batch's job when an image is
+    added, replaced or removed, and the job then redoes only those images.
+    """
     images = layout()[0]
-    return [str(images[key]) for key in layout()[1][wildcards.batch]]
+    digest = hashlib.sha1()
+    for key in layout()[1][wildcards.batch]:
+        path = images[key]
+        try:
+            stat = os.stat(path)
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        except FileNotFoundError:
+            digest.update(f"{path}:missing;".encode())
+    return digest.hexdigest()
 
 
 def batch_members(wildcards):
-    """What the batch job needs of each member: its image and label paths."""
-    images = layout()[0]
-    members = []
-    for split, stem in layout()[1][wildcards.batch]:
-        labels = label_paths(DATA_DIR, split, stem)
-        members.append(
-            {"split": split, "stem": stem, "image": str(images[(split, stem)])}
-            | {name: str(path) for name, path in labels.items()}
-        )
-    return members
+    """Each member's image and label paths (the job reads them from the manifest)."""
+    return [batches_mod.member(DATA_DIR, *key) for key in layout()[1][wildcards.batch]]
 
 
 def batch_labels(wildcards):

@@ -4,8 +4,6 @@
 # so a new image costs one image of work; Snakemake and a cluster see a few
 # jobs instead of one per image.
 rule process:
-    input:
-        batch_images,
     output:
         # update(): Snakemake keeps the batch's previous rows, so the job
         # can reuse those of the members that did not change.
@@ -21,8 +19,13 @@ rule process:
         mem_mb=lambda wildcards, threads: 500 + 100 * threads,
         runtime=30,
     params:
-        members=batch_members,
-        labels=batch_labels,  # reruns the batch when a label changes
+        # The job reads its members from the manifest: as a param the member
+        # list would be compared, and printed when it changes, at every start.
+        manifest=MANIFEST,
+        data_dir=str(DATA_DIR),
+        # Rerun the batch's job when one of its images or labels changes.
+        images=batch_images,
+        labels=batch_labels,
         images_root=f"{RESULTS}/images",
         thumbnail_height=config["thumbnail_height"],
         output_version=OUTPUT_VERSION,

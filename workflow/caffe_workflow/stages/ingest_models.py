@@ -94,6 +94,9 @@ def _fields(model: str, kind: str) -> dict:
 def _fo_confusion_figures(confusion) -> tuple:
     """FiftyOne's per-sample accuracy, precision, recall of a 4x4 confusion
     (as evaluate_segmentations computes them: NA is its background)."""
+    # Private, and the only one of FiftyOne's functions that turns a confusion
+    # matrix into its per-sample figures; the public path would read every
+    # mask again (evaluate_segmentations). Checked against FiftyOne 1.22.1.
     from fiftyone.utils.eval.segmentation import _compute_accuracy_precision_recall
 
     return _compute_accuracy_precision_recall(
@@ -191,6 +194,8 @@ def _views(dataset, model: str) -> dict:
 def _save_views(dataset, wanted: dict) -> None:
     from caffe_workflow.stages.ingest import _stages
 
+    # The stored documents, as in ingest._refresh_saved_views: load_saved_view()
+    # would write a last_loaded_at on every view at every run.
     stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
     for name, (view, description) in wanted.items():
         doc = stored.get(name)
