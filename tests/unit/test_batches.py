@@ -44,3 +44,9 @@ def test_manifest_round_trip_and_update(tmp_path):
     assert batches.update(path, keys(5), budget=1 * MB, save=False)["b0001"] == [
         ("train", "img003"), ("train", "img004")]  # fmt: skip
     assert batches.read(path) == batches.assign(keys(4), {}, budget=1 * MB)
+
+
+def test_small_images_are_also_limited_by_count():
+    tiny = {("train", f"t{i:03d}"): 10 for i in range(7)}
+    got = batches.assign(tiny, {}, budget=1 * MB, max_images=3)
+    assert [got[k][0] for k in sorted(got)] == ["b0000"] * 3 + ["b0001"] * 3 + ["b0002"]

@@ -43,15 +43,22 @@ def read(path: str | os.PathLike) -> dict[Key, tuple[str, int]]:
 
 
 def assign(
-    images: dict[Key, int], previous: dict[Key, tuple[str, int]], budget: int
+    images: dict[Key, int],
+    previous: dict[Key, tuple[str, int]],
+    budget: int,
+    max_images: int = 2000,
 ) -> dict[Key, tuple[str, int]]:
     """Batches for `images` ({key: bytes}): previous members stay where they
     were (gone ones leave), new ones (in key order) fill the last batch while
-    it holds less than `budget` bytes, then new batches. Deterministic."""
+    it holds less than `budget` bytes and fewer than `max_images` images (a
+    batch job re-reads all its members' rows, so small images need a count
+    limit too), then new batches. Deterministic."""
     kept = {key: previous[key] for key in images if key in previous}
     sizes: dict[str, int] = {}
+    counts: dict[str, int] = {}
     for batch, size in kept.values():
         sizes[batch] = sizes.get(batch, 0) + size
+        counts[batch] = counts.get(batch, 0) + 1
     # Numbering continues after every batch ever made, so that a batch name is
     # never reused for other images (a stale output could pass for it).
     numbers = [int(batch[1:]) for batch, _ in previous.values()]
@@ -59,12 +66,13 @@ def assign(
     current = batch_name(last) if last >= 0 and batch_name(last) in sizes else None
     for key in sorted(k for k in images if k not in kept):
         size = images[key]
-        if current is None or sizes[current] >= budget:
+        if current is None or sizes[current] >= budget or counts[current] >= max_images:
             last += 1
             current = batch_name(last)
-            sizes[current] = 0
+            sizes[current] = counts[current] = 0
         kept[key] = (current, size)
         sizes[current] += size
+        counts[current] += 1
     return kept
 
 
@@ -79,12 +87,16 @@ def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
 
 
 def update(
-    path: str | os.PathLike, images: dict[Key, int], budget: int, save: bool = True
+    path: str | os.PathLike,
+    images: dict[Key, int],
+    budget: int,
+    save: bool = True,
+    max_images: int = 2000,
 ) -> dict[str, list[Key]]:
     """Read the manifest, assign `images`, write it back if it changed (and
     `save`); returns batch -> its members' keys, in key order."""
     previous = read(path)
-    batches = assign(images, previous, budget)
+    batches = assign(images, previous, budget, max_images)
     if save and batches != previous:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write(path, batches)
