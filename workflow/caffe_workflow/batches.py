@@ -17,6 +17,7 @@ stem, bytes), rewritten only when it changes.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from pathlib import Path
@@ -106,10 +107,17 @@ def update(
     return members
 
 
+@functools.cache
+def _split_dir(data_dir: str, split: str) -> Path:
+    """The canonical folder of a split's SAR images, resolved once per process
+    (member() is called for every image at every Snakemake start)."""
+    return canonical_dir(Path(data_dir) / SAR_DIR / split)
+
+
 def member(data_dir: str | os.PathLike, split: str, stem: str) -> dict:
     """What a batch job needs of an image: {split, stem, image, zones, front,
     bbox}, the image's path canonical as discovery gives it."""
-    image = canonical_dir(Path(data_dir) / SAR_DIR / split) / f"{stem}.png"
+    image = _split_dir(str(data_dir), split) / f"{stem}.png"
     labels = label_paths(Path(data_dir), split, stem)
     return {"split": split, "stem": stem, "image": str(image)} | {
         name: str(path) for name, path in labels.items()

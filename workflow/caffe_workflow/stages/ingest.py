@@ -520,6 +520,23 @@ def _stages(stages: list) -> list[dict]:
     return [{k: v for k, v in d.items() if k != "_uuid"} for d in stages]
 
 
+def save_changed_views(dataset, wanted: dict, stored: dict | None = None) -> None:
+    """Save each of `wanted` ({name: (view, description)}) whose stored view
+    differs. Compared with the stored documents rather than load_saved_view(),
+    which would write a last_loaded_at on every view at every run."""
+    if stored is None:
+        stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
+    for name, (view, description) in wanted.items():
+        doc = stored.get(name)
+        if (
+            doc is not None
+            and doc.description == description
+            and _stages(doc.view_stages) == _stages(view._serialize())
+        ):
+            continue
+        dataset.save_view(name, view, description=description, overwrite=True)
+
+
 def _refresh_saved_views(dataset, glaciers: dict) -> None:
     """(Re)write the managed saved views; leave every other saved view alone."""
     wanted = _managed_views(dataset, glaciers)
@@ -537,15 +554,7 @@ def _refresh_saved_views(dataset, glaciers: dict) -> None:
         # between cannot make the ingest's own views look like a user's.
         dataset.info["_caffe_saved_views"] = sorted(old_managed | set(wanted))
         dataset.save()
-    for name, (view, description) in wanted.items():
-        doc = stored.get(name)
-        if (
-            doc is not None
-            and doc.description == description
-            and _stages(doc.view_stages) == _stages(view._serialize())
-        ):
-            continue
-        dataset.save_view(name, view, description=description, overwrite=True)
+    save_changed_views(dataset, wanted, stored)
     # A glacier that left the catalog: drop only the view this ingest made.
     for name in old_managed - set(wanted):
         if dataset.has_saved_view(name):

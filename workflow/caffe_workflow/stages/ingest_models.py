@@ -191,23 +191,6 @@ def _views(dataset, model: str) -> dict:
     }
 
 
-def _save_views(dataset, wanted: dict) -> None:
-    from caffe_workflow.stages.ingest import _stages
-
-    # The stored documents, as in ingest._refresh_saved_views: load_saved_view()
-    # would write a last_loaded_at on every view at every run.
-    stored = {doc.name: doc for doc in dataset._doc.get_saved_views()}
-    for name, (view, description) in wanted.items():
-        doc = stored.get(name)
-        if (
-            doc is not None
-            and doc.description == description
-            and _stages(doc.view_stages) == _stages(view._serialize())
-        ):
-            continue
-        dataset.save_view(name, view, description=description, overwrite=True)
-
-
 def _digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:32]
 
@@ -261,6 +244,8 @@ def refresh_models(fo, dataset, models: dict) -> None:
     the run is registered again only when the model's results changed."""
     import pyarrow.parquet as pq
 
+    from caffe_workflow.stages.ingest import save_changed_views  # (ingest imports us)
+
     info = dataset.info
     managed = dict(info.get(MANAGED_KEY, {}))
     figures = dict(info.get("evaluations", {}))
@@ -269,7 +254,7 @@ def refresh_models(fo, dataset, models: dict) -> None:
         digest = _digest(spec["per_image"]) + _digest(spec["metrics"])
         record = managed.get(model, {})
         views = _views(dataset, model)
-        _save_views(dataset, views)
+        save_changed_views(dataset, views)
         fields = sorted(_fields(model, spec["kind"]))
         run_ok = spec["kind"] != "zones" or dataset.has_evaluation(model)
         if record.get("digest") == digest and run_ok and record.get("fields") == fields:
