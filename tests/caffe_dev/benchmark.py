@@ -15,6 +15,12 @@ fresh private mongod and a fresh results folder:
                    database (no FIFTYONE_DATABASE_URI), as users run it
     scale_<n>_build / _noop / _add_one   (with --scaling) at other sizes, of
                    --scaling-size images (small by default)
+    official_zones / official_front   the official CaFFe evaluation approach
+                   (caffe_dev.official_evaluation) on the test split, for a
+                   synthetic zone model and a synthetic front model
+    evaluate       the workflow scoring both models (config `predictions`)
+    evaluate_noop / evaluate_change_one   nothing changed; one zone
+                   prediction rewritten
 
 Each phase is one subprocess: wall time, CPU time of the process tree (user +
 sys of the reaped children, from getrusage), the peak RSS of the largest
@@ -67,8 +73,12 @@ TARGETS = [
     ("FiftyOne sample documents size", "build", "docs_bytes", "baseline", 1 / 4),
 ]
 WORKFLOW_PHASES = ("build", "noop", "add_one", "replace_one")
-STEP_COLUMNS = ("start+dag", "process", "catalog", "ingest", "plots")
-PEAK_COLUMNS = ("snakemake", "script:process", "script:catalog", "script:ingest",
+STEP_COLUMNS = ("start+dag", "process", "catalog", "ingest", "plots", "evaluate",
+                "evaluate_merge")  # fmt: skip
+# The evaluation phase's two synthetic models: name -> kind.
+MODELS = {"shifted_zones": "zones", "shifted_line": "front"}
+EVAL_PHASES = ("evaluate", "evaluate_change_one")
+PEAK_COLUMNS = ("snakemake", "script:process", "script:catalog", "script:ingest", "script:evaluate",
                 "script:plots", "mongod")  # fmt: skip
 
 
@@ -340,6 +350,49 @@ def replace_pixels(png: Path) -> None:
     os.replace(tmp, png)
 
 
+def replace_prediction(png: Path) -> None:
+    """Rewrite one zone prediction as a different (wider) shift, new inode."""
+    import numpy as np
+    from PIL import Image
+
+    zones = np.asarray(Image.open(png))
+    moved = np.concatenate([np.repeat(zones[:, :1], 5, axis=1), zones[:, :-5]], axis=1)
+    tmp = png.with_name(f".{png.name}.tmp")
+    Image.fromarray(moved).save(tmp, format="PNG")
+    os.replace(tmp, png)
+
+
+def _eval_figures(summary: dict) -> dict:
+    """The figures compared between the workflow and the official approach."""
+    zones = summary.get("zones") or {}
+    return {
+        "mde_m": summary.get("mde_m"),
+        "images_evaluated": summary.get("images_evaluated"),
+        "images_without_front": summary.get("images_without_front"),
+        "iou_mean": (zones.get("iou") or {}).get("mean"),
+        "by_glacier": {k: v.get("mde_m") for k, v in (summary.get("by_glacier") or {}).items()},
+    }
+
+
+def same_figures(ours: dict, theirs: dict | None, tol: float = 1e-6) -> bool:
+    """Equal MDE (overall and per glacier), counts and IoU, to `tol` relative."""
+    if not theirs:
+        return False
+
+    def close(a, b):
+        if a is None or b is None:
+            return a is None and b is None
+        return abs(a - b) <= tol * max(1.0, abs(b))
+
+    return (
+        close(ours["mde_m"], theirs["mde_m"])
+        and close(ours["iou_mean"], theirs["iou_mean"])
+        and ours["images_without_front"] == theirs["images_without_front"]
+        and ours["by_glacier"].keys() == theirs["by_glacier"].keys()
+        and all(close(v, theirs["by_glacier"][k]) for k, v in ours["by_glacier"].items())
+    )
+
+
 # ---------------------------------------------------------------- decode floor
 
 
@@ -439,7 +492,7 @@ class Bench:
             stop_db(mongod)
 
     # --- workflow
-    def snakemake_cmd(self, workdir: Path, data_dir: Path) -> list[str]:
+    def snakemake_cmd(self, workdir: Path, data_dir: Path, configfile=None) -> list[str]:
         return [
             sys.executable,
             "-m",
@@ -452,6 +505,7 @@ class Bench:
             str(self.args.cores),
             "--scheduler",
             self.args.scheduler,
+            *(["--configfile", str(configfile)] if configfile else []),
             "--config",
             f"data_dir={data_dir}",
             f"dataset_name={DATASET}",
@@ -471,7 +525,7 @@ class Bench:
         started = time.time_ns()
         run_measured(
             phase,
-            self.snakemake_cmd(ctx["workdir"], ctx["data_dir"]),
+            self.snakemake_cmd(ctx["workdir"], ctx["data_dir"], ctx.get("configfile")),
             ctx["env"],
             log,
             ctx["mongod"],
@@ -544,6 +598,8 @@ class Bench:
         ctx = self.workflow_context("workflow", data_dir)
         try:
             self.workflow_sequence(ctx, cache, n, stems, "")
+            if not a.skip_evaluation and self.phases["build"].ok:
+                self.evaluation_sequence(ctx, cache)
         finally:
             stop_db(ctx["mongod"])
 
@@ -614,6 +670,91 @@ class Bench:
         )
         self.phases["replace_one"].extra["replaced"] = target.name
 
+    # --- model evaluation (issue 13)
+    def evaluation_sequence(self, ctx, cache: Path) -> None:
+        """Both synthetic models scored by the official approach, then by the
+        workflow in the main run's folder and database (its dataset is built)."""
+        from caffe_dev.sample_data import write_line_predictions, write_shifted_predictions
+
+        data_dir = ctx["data_dir"]
+        t0 = time.perf_counter()
+        writers = {"zones": write_shifted_predictions, "front": write_line_predictions}
+        folders = {}
+        for model, kind in MODELS.items():
+            # Cached beside the images (the labels' test split is the same for
+            # every run of this seed); linked, so a phase may rewrite its copy.
+            kept = cache.with_name(f"{cache.name}-predictions") / model
+            writers[kind](cache, kept, skip_existing=True)
+            folders[model] = ctx["workdir"].parent / "predictions" / model
+            shutil.rmtree(folders[model], ignore_errors=True)
+            folders[model].mkdir(parents=True)
+            for src in kept.iterdir():
+                os.link(src, folders[model] / src.name)
+        print(f"   predictions ready in {time.perf_counter() - t0:.0f} s", flush=True)
+        if not any((data_dir / "zones" / "test").glob("*_zones.png")):
+            print("   no test-split image in the data: no evaluation phases", flush=True)
+            return
+        for model, kind in MODELS.items():
+            self.phase(f"official_{kind}", self.run_official, model, kind, folders[model], data_dir)
+        configfile = ctx["workdir"].parent / "models.yaml"
+        configfile.write_text("predictions:\n" + "".join(f"  {m}: {folders[m]}\n" for m in MODELS))
+        ectx = dict(ctx, configfile=configfile)
+        evaluate = self.phase("evaluate", self.run_evaluation, ectx, {"added": 0, "deleted": 0}, 1)
+        if not evaluate.ok:
+            return
+        if not self.phase("evaluate_noop", self.run_workflow, ectx, None, None).ok:
+            return
+        zones = next(m for m, k in MODELS.items() if k == "zones")
+        target = next(  # a prediction of an image in the data (the others are ignored)
+            p
+            for p in sorted(folders[zones].glob("*_zones.png"))
+            if (data_dir / "zones" / "test" / p.name).exists()
+        )
+        self.phase(
+            "evaluate_change_one",
+            self.run_evaluation,
+            ectx,
+            {"added": 0, "updated": 1, "deleted": 0},
+            0,
+            lambda: replace_prediction(target),
+        )
+        self.phases["evaluate_change_one"].extra["changed"] = target.name
+
+    def run_official(self, phase: Phase, model: str, kind: str, folder: Path, data_dir: Path):
+        out = self.work / f"official-{model}.json"
+        cmd = [sys.executable, "-m", "caffe_dev.official_evaluation", "--kind", kind,
+               "--predictions", str(folder), "--data-raw", str(data_dir),
+               "--out", str(out)]  # fmt: skip
+        run_measured(phase, cmd, child_env(None, self.work), self.logs / f"{phase.name}.log")
+        summary = json.loads(out.read_text())
+        phase.images = summary["images_evaluated"]
+        phase.extra = {"model": model, "summary": summary}
+
+    def run_evaluation(self, phase: Phase, ctx, expect, min_evaluated, before=None) -> None:
+        """A workflow run that scores the models; records, per model, how many
+        images it evaluated and its figures beside the official approach's."""
+        started = time.time_ns()
+        self.run_workflow(phase, ctx, expect, None, before)
+        import pyarrow.parquet as pq
+
+        results = ctx["workdir"] / "results" / DATASET / "evaluation"
+        phase.extra["models"] = {}
+        for model, kind in MODELS.items():
+            rows = pq.read_table(results / model / "per_image.parquet").to_pylist()
+            metrics = json.loads((results / model / "metrics.json").read_text())
+            official = self.phases.get(f"official_{kind}")
+            theirs = official.extra["summary"] if official and official.ok else {}
+            phase.extra["models"][model] = {
+                "kind": kind,
+                "evaluated_now": sum(r["evaluated_at_ns"] >= started for r in rows),
+                "ours": _eval_figures(metrics),
+                "official": _eval_figures(theirs) if theirs else None,
+            }
+        now = sum(m["evaluated_now"] for m in phase.extra["models"].values())
+        phase.images = now
+        if min_evaluated and now < min_evaluated:
+            raise PhaseError(f"the run evaluated {now} images; expected at least {min_evaluated}")
+
     # ---------------------------------------------------------------- report
 
     def figures(self) -> dict:
@@ -643,6 +784,7 @@ class Bench:
             elif pname in ph:
                 value = getattr(ph[pname], metric)
             targets.append(_verdict(figure, pname, metric, value, refv, limit, ref))
+        targets += self.evaluation_targets(ph)
         sizes = sorted(set(self.args.scaling_sizes)) if self.args.scaling else []
         if len(sizes) >= 2:
             # The issue's figure: 8x the images (5,448 vs 681) costs <= 1.5x;
@@ -673,6 +815,52 @@ class Bench:
                     )
                 )
         return {"ratios": ratios, "targets": targets}
+
+    def evaluation_targets(self, ph: dict) -> list[dict]:
+        """Issue 13's figures: time against the official approach (both
+        models), a changed prediction against the +1-image rerun, memory
+        against the data workflow's, and the same results."""
+        if "evaluate" not in self.phases:
+            return []
+        official = [ph[f"official_{k}"] for k in MODELS.values() if f"official_{k}" in ph]
+        ev, change = ph.get("evaluate"), ph.get("evaluate_change_one")
+        ref_wall = sum(p.wall_s for p in official) if len(official) == len(MODELS) else None
+        data = [ph[k] for k in WORKFLOW_PHASES if k in ph]
+        data_peak = max((p.peak_rss or 0 for p in data), default=None)
+        evals = [ph[k] for k in EVAL_PHASES if k in ph]
+        worst = max(evals, key=lambda p: p.peak_rss or 0) if evals else None
+        add = ph.get("add_one")
+        out = [
+            _verdict("model evaluation wall time (both models)", "evaluate", "wall_s",
+                     ev.wall_s if ev else None, ref_wall, 0.2, "official approach"),
+            _verdict("rerun after one changed prediction", "evaluate_change_one", "wall_s",
+                     change.wall_s if change else None, add.wall_s if add else None, 1.2,
+                     "add_one"),
+            _verdict("peak memory of the evaluation", worst.name if worst else "evaluate",
+                     "peak_rss", worst.peak_rss if worst else None, data_peak, 1.0,
+                     "data workflow's peak"),
+        ]  # fmt: skip
+        for model, kind in MODELS.items():
+            got = (ev.extra.get("models") or {}).get(model) if ev else None
+            theirs = got["official"] if got else None
+            if got is None or theirs is None:
+                result, detail = "not measured", "phase missing or failed"
+            else:
+                result = "pass" if same_figures(got["ours"], theirs) else "miss"
+                detail = f"MDE {_num(got['ours']['mde_m'])} vs {_num(theirs['mde_m'])} m"
+            out.append(
+                {
+                    "figure": f"same results as the official approach ({model}, {kind})",
+                    "phase": "evaluate",
+                    "metric": "mde_m",
+                    "limit": None,
+                    "ratio": None,
+                    "reference": "official",
+                    "result": result,
+                    "detail": detail,
+                }
+            )
+        return out
 
     def report(self) -> str:
         figs = self.figures()
@@ -734,10 +922,10 @@ class Bench:
             "|---|---|---|---|",
         ]
         for t in figs["targets"]:
-            lines.append(
-                f"| {t['figure']} | ≤ {t['limit']:.3g} × {t['reference']} | "
-                f"{_ratio(t['ratio'])} ({t['detail']}) | {t['result']} |"
-            )
+            limit = "equal" if t["limit"] is None else f"≤ {t['limit']:.3g} × {t['reference']}"
+            measured = f"{_ratio(t['ratio'])} ({t['detail']})".strip()
+            lines.append(f"| {t['figure']} | {limit} | {measured} | {t['result']} |")
+        lines += self.evaluation_lines()
         lines += ["", "## Seconds per step (from Snakemake's log, whole seconds)", "",
                   "| phase | " + " | ".join(STEP_COLUMNS) + " |",
                   "|---|" + "---|" * len(STEP_COLUMNS)]  # fmt: skip
@@ -759,6 +947,28 @@ class Bench:
             lines += ["", f"Baseline steps (s): {steps}."]
         lines += ["", f"Data: {getattr(self, 'data', None)}.", ""]
         return "\n".join(lines)
+
+    def evaluation_lines(self) -> list[str]:
+        ev = self.phases.get("evaluate")
+        if not (ev and ev.ok):
+            return []
+        lines = ["", "## Model evaluation: the workflow against the official approach", "",
+                 "| model | kind | MDE m (ours) | MDE m (official) | images (ours/official) |"
+                 " without front | zone IoU (ours/official) | images evaluated by the"
+                 " change-one rerun |",
+                 "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        change = self.phases.get("evaluate_change_one")
+        for model, got in ev.extra["models"].items():
+            o, t = got["ours"], got["official"] or {}
+            now = (change.extra.get("models") or {}).get(model, {}) if change and change.ok else {}
+            lines.append(
+                f"| {model} | {got['kind']} | {_num(o['mde_m'])} | {_num(t.get('mde_m'))} | "
+                f"{o['images_evaluated']}/{t.get('images_evaluated')} | "
+                f"{o['images_without_front']}/{t.get('images_without_front')} | "
+                f"{_num(o['iou_mean'], 4)}/{_num(t.get('iou_mean'), 4)} | "
+                f"{now.get('evaluated_now', '')} |"
+            )
+        return lines
 
     def write(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -807,6 +1017,10 @@ def _verdict(figure, phase, metric, value, refv, limit, ref) -> dict:
 
 def _mb(n) -> str:
     return "?" if n is None else f"{n / 1e6:.0f}"
+
+
+def _num(v, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
 
 
 def _ratio(r) -> str:
@@ -875,6 +1089,11 @@ def parse_args(argv):
         "--skip-own-db",
         action="store_true",
         help="skip the build and +1 rerun with FiftyOne starting its own database",
+    )
+    ap.add_argument(
+        "--skip-evaluation",
+        action="store_true",
+        help="skip the model evaluation phases (official approach and workflow)",
     )
     ap.add_argument(
         "--scaling-size",

@@ -548,20 +548,49 @@ def generate(
 DEMO_MODEL = "shifted_front"
 
 
-def write_shifted_predictions(data_dir, out_dir, shift: int = 3, split: str = "test") -> list[str]:
+def _shift_right(array: np.ndarray, shift: int) -> np.ndarray:
+    """`array` moved `shift` columns to the right; the entering columns repeat the first."""
+    return np.concatenate([np.repeat(array[:, :1], shift, axis=1), array[:, :-shift]], axis=1)
+
+
+def write_shifted_predictions(
+    data_dir, out_dir, shift: int = 3, split: str = "test", skip_existing: bool = False
+) -> list[str]:
     """Predictions of a synthetic zone model: each label's zone mask moved
     `shift` pixels to the right (the columns that enter on the left repeat the
     first column), written as ``<out_dir>/<stem>_zones.png`` for every image
     of `split`. Its fronts lie about `shift` pixels from the labels'.
-    Returns the stems written."""
+    Returns the stems written (or, with `skip_existing`, already there)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = []
     for label in sorted((Path(data_dir) / "zones" / split).glob("*_zones.png")):
-        zones = np.asarray(Image.open(label))
-        moved = np.concatenate([np.repeat(zones[:, :1], shift, axis=1), zones[:, :-shift]], axis=1)
-        write_atomically(out_dir / label.name, _png_writer(moved))
         stems.append(label.name[: -len("_zones.png")])
+        if skip_existing and (out_dir / label.name).exists():
+            continue
+        moved = _shift_right(np.asarray(Image.open(label)), shift)
+        write_atomically(out_dir / label.name, _png_writer(moved))
+    return stems
+
+
+def write_line_predictions(
+    data_dir, out_dir, shift: int = 2, split: str = "test", skip_existing: bool = False
+) -> list[str]:
+    """Predictions of a synthetic front model: each label front moved `shift`
+    pixels to the right and thickened to 3 pixels (0/255, as a front
+    network's thresholded output), as ``<out_dir>/<stem>_front.png``; the
+    evaluation skeletonizes it back to a line. Returns the stems."""
+    from scipy.ndimage import binary_dilation
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = []
+    for label in sorted((Path(data_dir) / "fronts" / split).glob("*_front.png")):
+        stems.append(label.name[: -len("_front.png")])
+        if skip_existing and (out_dir / label.name).exists():
+            continue
+        line = binary_dilation(_shift_right(np.asarray(Image.open(label)) > 0, shift))
+        write_atomically(out_dir / label.name, _png_writer(line.astype(np.uint8) * 255))
     return stems
 
 

@@ -29,6 +29,11 @@ PHASES = [
     "noop",
     "add_one",
     "replace_one",
+    "official_zones",
+    "official_front",
+    "evaluate",
+    "evaluate_noop",
+    "evaluate_change_one",
     "own_db_build",
     "own_db_add_one",
     "scale_12_build",
@@ -113,12 +118,29 @@ def test_benchmark_on_tiny_data(tmp_path):
             assert ratios[name][key] > 0, (name, key)
     assert ratios["build"]["docs_bytes/baseline"] > 0
 
-    # Every target has a measured ratio and a verdict.
+    # Model evaluation: both synthetic models scored by the official approach
+    # and by the workflow, with the same figures; the rerun after one changed
+    # prediction evaluated that image only.
+    ev = phases["evaluate"]["extra"]["models"]
+    assert set(ev) == {"shifted_zones", "shifted_line"}
+    for model, got in ev.items():
+        assert got["official"] is not None, model
+        assert got["ours"]["images_evaluated"] == got["official"]["images_evaluated"] > 0, model
+        assert got["evaluated_now"] == got["ours"]["images_evaluated"], model
+    changed = phases["evaluate_change_one"]["extra"]["models"]
+    assert changed["shifted_zones"]["evaluated_now"] == 1
+    assert changed["shifted_line"]["evaluated_now"] == 0
+    assert phases["evaluate_change_one"]["extra"]["ingest"]["updated"] == 1
+
+    # Every target has a verdict, and a measured ratio where it is one.
     targets = result["targets"]
-    assert len(targets) == 8
+    assert len(targets) == 13
     for t in targets:
         assert t["result"] in ("pass", "miss"), t
-        assert t["ratio"] == pytest.approx(t["value"] / t["reference_value"])
+        if t["limit"] is not None:
+            assert t["ratio"] == pytest.approx(t["value"] / t["reference_value"])
+    same = [t for t in targets if t["figure"].startswith("same results")]
+    assert [t["result"] for t in same] == ["pass", "pass"]
     # Scaling: the +1 and no-op reruns at the larger size against the smaller's.
     assert [t["phase"] for t in targets[-2:]] == ["scale_12_add_one", "scale_12_noop"]
     assert targets[-2]["reference_value"] == phases["add_one"]["wall_s"]
@@ -128,7 +150,7 @@ def test_benchmark_on_tiny_data(tmp_path):
     md = (out / "results.md").read_text()
     for name in PHASES:
         assert f"| {name} |" in md
-    assert md.count("| pass |") + md.count("| miss |") == 8
+    assert md.count("| pass |") + md.count("| miss |") == 13
     # The data cache is left as it was; the work folder is removed.
     sar = list((tmp_path / "cache").glob("small-seed3/sar_images/*/*.png"))
     assert len(sar) == 12 + 1  # the largest run's images + the one its rerun adds
