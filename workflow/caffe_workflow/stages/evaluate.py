@@ -231,7 +231,7 @@ def evaluate_member(member: dict, model: str, kind: str) -> dict:
         for m in ev.METRICS:
             for c, v in result["zones"][m].items():
                 row[f"{m}_{c}"] = v
-        row["zone_confusion"] = [int(v) for v in ev.zone_confusion(prediction, label_zones).ravel()]
+        row["zone_confusion"] = [int(v) for v in result["zones"]["confusion"].ravel()]
     return row
 
 
