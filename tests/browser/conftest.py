@@ -1,5 +1,6 @@
-"""Fixtures for the browser test: a dataset built by the real workflow, the
-FiftyOne App server on loopback, and headless Debian Chromium via Playwright.
+"""Fixtures for the browser tests: datasets built by the real workflow (one
+plain, one demo-like with a scored model), the FiftyOne App server on
+loopback, and headless Debian Chromium via Playwright.
 
 Chromium is Debian's package (/usr/bin/chromium); Playwright only drives it
 (`playwright install` is never run). Where Chromium is missing and we are root
@@ -9,6 +10,7 @@ test is skipped with the command to run, except under CI=true, where it fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from caffe_dev.mongod import free_port
-from caffe_dev.sample_data import generate
+from caffe_dev.sample_data import DEMO_MODEL, generate, write_shifted_predictions
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -32,6 +34,11 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 DATASET = "caffe-browser-test"
 IMAGES = 14
+# As `make demo`: 24 medium images (small fronts are all shorter than the
+# benchmark's 750 m, so a model would have nothing to score) and its model.
+SCORED_DATASET = "caffe-browser-scored"
+SCORED_IMAGES = 24
+PLUGINS_DIR = REPO / "workflow" / "plugins"
 # Generous: `import fiftyone` alone can take 20 s on a loaded 2-core machine.
 SERVER_TIMEOUT = 180
 
@@ -60,33 +67,53 @@ def chromium() -> str:
     return _ensure_chromium()
 
 
-@pytest.fixture(scope="module")
-def built_dataset(mongod, tmp_path_factory) -> dict:
-    """Generated CaFFe data -> real Snakemake run -> FiftyOne dataset DATASET."""
-    root = tmp_path_factory.mktemp("browser")
+def _build(root: Path, name: str, count: int, seed: int, size: str = "small",
+           model: str | None = None) -> dict:  # fmt: skip
+    """Generated CaFFe data (and `model`'s predictions: the synthetic demo
+    model's) -> real Snakemake run -> FiftyOne dataset `name`."""
     data_dir, workdir = root / "data_raw", root / "work"
-    stems = generate(data_dir, count=IMAGES, seed=11)
+    stems = generate(data_dir, count=count, seed=seed, size=size)
     env = dict(os.environ)  # holds the private-DB variables (tests/conftest.py)
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
+        "--config", f"data_dir={data_dir}", f"dataset_name={name}",
     ]  # fmt: skip
+    if model:
+        write_shifted_predictions(data_dir, root / "predictions" / model)
+        config = root / "models.yaml"
+        config.write_text(f"predictions:\n  {model}: {root / 'predictions' / model}\n")
+        cmd += ["--configfile", str(config)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    return {"name": DATASET, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
+    return {"name": name, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
 
 
 @pytest.fixture(scope="module")
-def app_url(built_dataset, tmp_path_factory) -> str:
-    """The App server on 127.0.0.1, on the test's private database."""
+def built_dataset(mongod, tmp_path_factory) -> dict:
+    """Generated CaFFe data -> real Snakemake run -> FiftyOne dataset DATASET."""
+    return _build(tmp_path_factory.mktemp("browser"), DATASET, IMAGES, seed=11)
+
+
+@pytest.fixture(scope="module")
+def scored_dataset(mongod, tmp_path_factory) -> dict:
+    """Like `make demo`: the dataset SCORED_DATASET with the synthetic zone
+    model DEMO_MODEL scored on its test split (an evaluation run)."""
+    root = tmp_path_factory.mktemp("browser-scored")
+    built = _build(root, SCORED_DATASET, SCORED_IMAGES, seed=1, size="medium", model=DEMO_MODEL)
+    return built | {"model": DEMO_MODEL}
+
+
+@contextlib.contextmanager
+def _serve_app(env: dict, log_dir: Path):
+    """The App server on 127.0.0.1 with `env`; yields its URL."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("app") / "server.log"
+    log_path = log_dir / "server.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "fiftyone.server.main", "--port", str(port),
              "--address", "127.0.0.1"],
-            env=built_dataset["env"], stdout=log, stderr=subprocess.STDOUT,
+            env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -109,6 +136,22 @@ def app_url(built_dataset, tmp_path_factory) -> str:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def app_url(built_dataset, tmp_path_factory) -> str:
+    """The App server on 127.0.0.1, on the test's private database."""
+    with _serve_app(built_dataset["env"], tmp_path_factory.mktemp("app")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def scored_app_url(scored_dataset, tmp_path_factory) -> str:
+    """The App server as the README launches it for scored models: with the
+    project's plugins folder, so the plugin @caffe/metrics is loaded."""
+    env = scored_dataset["env"] | {"FIFTYONE_PLUGINS_DIR": str(PLUGINS_DIR)}
+    with _serve_app(env, tmp_path_factory.mktemp("app-scored")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

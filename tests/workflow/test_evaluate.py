@@ -18,13 +18,15 @@ import pytest
 from PIL import Image
 
 import runner
-from caffe_dev.sample_data import generate, write_shifted_predictions
+from caffe_dev.sample_data import generate, write_line_predictions, write_shifted_predictions
 from caffe_workflow.caffe.evaluation import summarize
 from caffe_workflow.stages.evaluate import summary_records
+from caffe_workflow.stages.ingest_models import IOU_URI, MDE_URI, PLUGINS_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
 DATASET = "caffe-evaluate-test"
+PLUGIN_DATASET = "caffe-evaluate-plugin"
 UNKNOWN = "COL_1999-01-01_TSX_7_1_001"
 
 
@@ -41,8 +43,8 @@ def per_image(workdir: Path, model: str) -> dict:
     return {r["stem"]: r for r in table.to_pylist()}
 
 
-def metrics(workdir: Path, model: str) -> dict:
-    path = runner.results(workdir, DATASET) / "evaluation" / model / "metrics.json"
+def metrics(workdir: Path, model: str, dataset: str = DATASET) -> dict:
+    path = runner.results(workdir, dataset) / "evaluation" / model / "metrics.json"
     return json.loads(path.read_text())
 
 
@@ -147,6 +149,117 @@ def test_models_scored_incrementally(tmp_path, fiftyone_env):
     assert "my-tag" in mine.tags and mine["my_note"] == "looked at"
     assert mine["exact_mde_m"] < 0.1
     assert sorted(dataset.distinct("stem")) == sorted(stems)
+
+
+def test_plugin_metrics_equal_the_workflow(tmp_path, fiftyone_env, monkeypatch):
+    """The plugin @caffe/metrics in evaluate_segmentations, run as a user would
+    on the test split, gives the workflow's metrics.json figures and the same
+    per-sample fields, custom metrics and confusion matrix as the run the
+    ingest registered; its fields follow the run (delete, rename), and an
+    ingest restores what a deleted run took with it."""
+    import fiftyone as fo
+    from fiftyone import ViewField as F
+
+    data_dir, workdir = tmp_path / "data_raw", tmp_path / "work"
+    generate(data_dir, count=20, seed=5, size="medium")
+    test = sorted(p.name[: -len("_zones.png")] for p in (data_dir / "zones" / "test").glob("*.png"))
+    assert len(test) >= 4
+    zm, fr = tmp_path / "zm", tmp_path / "fr"
+    write_shifted_predictions(data_dir, zm)
+    write_shifted_predictions(data_dir, zm, shift=5, split="train")  # not in the run
+    write_line_predictions(data_dir, fr)
+    invalid, no_front = test[:2]
+    bad = np.asarray(Image.open(zm / f"{invalid}_zones.png")).copy()
+    bad[0, 0] = 7
+    Image.fromarray(bad).save(zm / f"{invalid}_zones.png")
+    shape = np.asarray(Image.open(zm / f"{no_front}_zones.png")).shape
+    glacier_only = np.full(shape, 127, dtype=np.uint8)  # no ocean: no front, left out
+    Image.fromarray(glacier_only).save(zm / f"{no_front}_zones.png")
+    cfg = write_config(tmp_path / "models.yaml", {"zm": zm, "fr": fr})
+    runner.run(workdir, data_dir, PLUGIN_DATASET, fiftyone_env, "--configfile", str(cfg))
+    m, f = metrics(workdir, "zm", PLUGIN_DATASET), metrics(workdir, "fr", PLUGIN_DATASET)
+    assert m["images_without_front"] == 1 and list(m["invalid_predictions"]) == [invalid]
+    assert m["other_split_images_evaluated"] > 0
+
+    # The App and users find the plugin through FIFTYONE_PLUGINS_DIR (README).
+    monkeypatch.setattr(fo.config, "plugins_dir", str(PLUGINS_DIR))
+    ds = fo.load_dataset(PLUGIN_DATASET)
+    view = ds.load_saved_view("test")
+    res = view.evaluate_segmentations(
+        "zm_zones", gt_field="zones", eval_key="mine", mask_targets=ds.mask_targets["zones"],
+        custom_metrics=[MDE_URI, IOU_URI],
+    )  # fmt: skip
+    figures = res.metrics()
+    assert figures["caffe_mde_m"] == pytest.approx(m["mde_m"], rel=1e-9)
+    assert figures["caffe_zone_iou"] == pytest.approx(m["zones"]["iou"]["mean"], rel=1e-9)
+    assert m["mde_m"] > 5 and 0.5 < m["zones"]["iou"]["mean"] < 1
+
+    # The ingest's run: what the plugin gives, with the same labels.
+    ingest = ds.load_evaluation_results("zm")
+    # The ingest found the plugin (its fiftyone config names another plugins
+    # folder): the plugin's fields are in the run's sidebar group.
+    (group,) = [g for g in ds.app_config.sidebar_groups if g.name == "zm"]
+    assert {"zm_mde_m", "zm_zone_iou", "zm_accuracy"} <= set(group.paths)
+    assert ingest.config.custom_metrics == [MDE_URI, IOU_URI]
+    assert set(ingest.custom_metrics) == set(res.custom_metrics) == {MDE_URI, IOU_URI}
+    for uri, mine in res.custom_metrics.items():
+        theirs = ingest.custom_metrics[uri]
+        assert theirs["value"] == pytest.approx(mine["value"], rel=1e-9)
+        assert {k: theirs[k] for k in ("key", "label", "lower_is_better")} == {
+            k: mine[k] for k in ("key", "label", "lower_is_better")
+        }
+    assert ingest.custom_metrics[IOU_URI]["lower_is_better"] is False
+    assert ingest.metrics()["caffe_mde_m"] == pytest.approx(m["mde_m"], rel=1e-9)
+    # FiftyOne's own pixel counts on the valid predictions (FiftyOne would
+    # count the invalid one too: it drops the pixels of unknown values).
+    valid = view.match(F("zm_status") != "invalid").evaluate_segmentations(
+        "zm_zones", gt_field="zones", mask_targets=ds.mask_targets["zones"]
+    )
+    assert np.array_equal(ingest.pixel_confusion_matrix, valid.pixel_confusion_matrix)
+    assert ds.load_evaluation_view("zm").count() == len(test)  # the test split
+
+    # Per sample: the plugin's fields equal the ingest's <model>_... fields.
+    stems, mine_mde, zm_mde, mine_iou, zm_iou = view.values(
+        ["stem", "mine_mde_m", "zm_mde_m", "mine_zone_iou", "zm_zone_iou"]
+    )
+    assert mine_mde == pytest.approx(zm_mde) and mine_iou == pytest.approx(zm_iou)
+    by_stem = dict(zip(stems, zip(mine_mde, mine_iou)))
+    assert by_stem[invalid] == (None, None)
+    assert by_stem[no_front][0] is None and by_stem[no_front][1] is not None
+    assert sum(v is not None for v in mine_mde) == len(test) - 2
+    assert ds.count("mine_mde_m") == len(test) - 2  # train samples untouched
+
+    # A front model, by the same metric: gt_field "front" means front predictions.
+    ds.set_values(
+        "fr_mask",
+        {s: fo.Segmentation(mask_path=str(fr / f"{s}_front.png")) for s in test},
+        key_field="stem",
+    )
+    fres = view.evaluate_segmentations(
+        "fr_mask", gt_field="front", eval_key="fr_mine", custom_metrics=[MDE_URI]
+    )
+    assert fres.metrics()["caffe_mde_m"] == pytest.approx(f["mde_m"], rel=1e-9)
+    assert view.values("fr_mine_mde_m") == pytest.approx(view.values("fr_mde_m"))
+
+    # The metrics' fields follow their run.
+    info = ds.get_evaluation_info("mine").config
+    assert {"mine_mde_m", "mine_zone_iou"} <= set(info.build().get_fields(ds, "mine"))
+    ds.rename_evaluation("mine", "mine2")
+    assert ds.has_field("mine2_mde_m") and not ds.has_field("mine_mde_m")
+    ds.delete_evaluation("mine2")
+    assert not ds.has_field("mine2_mde_m") and not ds.has_field("mine2_zone_iou")
+
+    # Deleting the ingest's run (e.g. in the App) deletes its fields; the next
+    # ingest registers the run again and writes them back.
+    before = dict(zip(*ds.values(["stem", "zm_mde_m"])))
+    ds.delete_evaluation("zm")
+    assert not ds.has_field("zm_mde_m") and not ds.has_field("zm_accuracy")
+    runner.run(workdir, data_dir, PLUGIN_DATASET, fiftyone_env, "--configfile", str(cfg),
+               "--forcerun", "ingest")  # fmt: skip
+    ds.reload()
+    assert ds.has_evaluation("zm")
+    assert dict(zip(*ds.values(["stem", "zm_mde_m"]))) == before
+    assert ds.count("zm_accuracy") > 0
 
 
 @pytest.mark.parametrize(

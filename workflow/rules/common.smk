@@ -27,6 +27,7 @@ from caffe_workflow.stages.evaluate import (
     parse_config,
 )
 from caffe_workflow.stages.fetch import where_to_get
+from caffe_workflow.stages.ingest_models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck
 
 # Models to score (config key `predictions`): a bad name, a missing folder or
@@ -231,4 +232,28 @@ def print_summary():
         f"Open it:  {Path(sys.executable).parent / 'fiftyone'} app launch "
         f"{s['dataset']}   (then http://localhost:5151)",
         file=sys.stderr,
+    )
+    if EVALUATIONS:
+        print(plugin_hint(), file=sys.stderr)
+
+
+def plugin_hint():
+    """How the App finds the plugin @caffe/metrics: never by changing a
+    FIFTYONE_PLUGINS_DIR the user set (FiftyOne reads one plugins folder)."""
+    plugins = Path(workflow.basedir) / "workflow" / "plugins"
+    mine = os.environ.get("FIFTYONE_PLUGINS_DIR")
+    if not mine:
+        return (
+            f"  the CaFFe metrics plugin (README: Scoring models): "
+            f"export FIFTYONE_PLUGINS_DIR={plugins} before launching the App, "
+            f"or link {plugins / 'caffe-metrics'} into your own plugins folder"
+        )
+    if (
+        Path(mine, "caffe-metrics").exists()
+        or Path(mine).resolve() == plugins.resolve()
+    ):
+        return f"  the CaFFe metrics plugin is in your FIFTYONE_PLUGINS_DIR ({mine})"
+    return (
+        f"  the CaFFe metrics plugin is not in your FIFTYONE_PLUGINS_DIR ({mine}): "
+        f"ln -s {plugins / 'caffe-metrics'} {mine}/"
     )

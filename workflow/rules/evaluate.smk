@@ -74,6 +74,12 @@ rule evaluation_report:
             category="Models",
             labels={"figure": "per-image errors"},
         ),
+        over_time=report(
+            f"{RESULTS}/report/models_over_time.png",
+            caption="../report/models_over_time.rst",
+            category="Models",
+            labels={"figure": "per-image error over time"},
+        ),
     log:
         f"{LOGS}/evaluation_report.log",
     localrule: True

@@ -21,5 +21,7 @@ rule ingest:
         # Not an output: the early owner check's cache (see ownership.py).
         source_record=f"{RESULTS}/source.json",
         models={m: e["kind"] for m, e in EVALUATIONS.items()},
+        # Reruns the ingest when the models' fields change (a new field).
+        model_fields_version=FIELDS_VERSION,
     script:
         "../scripts/ingest.py"

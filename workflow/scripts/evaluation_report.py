@@ -10,4 +10,5 @@ write_all(
     snakemake.output.table,  # noqa: F821
     snakemake.output.breakdown,  # noqa: F821
     snakemake.output.distribution,  # noqa: F821
+    snakemake.output.over_time,  # noqa: F821
 )

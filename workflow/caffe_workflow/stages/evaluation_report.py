@@ -1,14 +1,19 @@
 """The models side by side for the Snakemake report (rule evaluation_report).
 
 A table (MDE overall and by glacier, season, sensor, resolution; images
-without front; zone IoU) from every model's metrics.json, and figures: MDE by
-glacier and season per model, and the distribution of per-image errors.
+without front; zone IoU) from every model's metrics.json, then one table per
+breakdown glacier x season, glacier x sensor, glacier x resolution (as the
+benchmark paper's tables); figures: MDE by glacier and season per model, the
+distribution of per-image errors, and the per-image error over time per
+glacier (test split).
 """
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
+import math
 import os
 from pathlib import Path
 
@@ -16,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
@@ -26,11 +32,15 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def table_html(models: dict[str, dict]) -> str:
-    """models: name -> metrics.json content."""
+def _sort_key(key: str):
+    """Resolutions as numbers (6 before 12), everything else as text."""
+    return (0, float(key), "") if key.replace(".", "", 1).isdigit() else (1, 0.0, key)
+
+
+def _summary_table(models: dict[str, dict]) -> str:
     columns = [("all", lambda m: m["mde_m"])]
     for by in ("glacier", "season", "sensor", "resolution"):
-        keys = sorted({k for m in models.values() for k in m[f"by_{by}"]}, key=str)
+        keys = sorted({k for m in models.values() for k in m[f"by_{by}"]}, key=_sort_key)
         for k in keys:
             label = f"{k} m" if by == "resolution" else k
             columns.append((label, lambda m, by=by, k=k: m[f"by_{by}"].get(k, {}).get("mde_m")))
@@ -46,12 +56,66 @@ def table_html(models: dict[str, dict]) -> str:
             f"<td>{'–' if iou is None else f'{iou:.3f}'}</td></tr>"
         )
     return (
-        "<html><body><p>Mean distance error (m) on the test split, pooled over "
-        "front pixels as the CaFFe benchmark defines it.</p><table border='1'>"
+        "<table border='1'>"
         f"<tr><th>model</th><th>kind</th>{head}<th>images</th><th>without front</th>"
-        "<th>missing</th><th>invalid</th><th>zone IoU</th></tr>"
-        + "".join(rows)
-        + "</table></body></html>"
+        "<th>missing</th><th>invalid</th><th>zone IoU</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def glacier_breakdown(models: dict[str, dict], by: str) -> dict:
+    """{glacier: {model: {value: entry}}} from ``by_glacier_<by>`` (keys
+    "<glacier>/<value>"; a value may hold "/" itself, as "TSX/TDX")."""
+    out: dict = {}
+    for name, m in models.items():
+        for key, entry in (m.get(f"by_glacier_{by}") or {}).items():
+            glacier, value = key.split("/", 1)
+            out.setdefault(glacier, {}).setdefault(name, {})[value] = entry
+    return out
+
+
+def _cell(entry: dict | None) -> str:
+    if not entry:
+        return "<td></td>"
+    without = entry.get("images_without_front") or 0
+    count = f"{entry['images']}" + (f", {without} without front" if without else "")
+    return f"<td>{_fmt(entry['mde_m'])} <small>({count})</small></td>"
+
+
+def breakdown_table(models: dict[str, dict], by: str) -> str:
+    """One row per glacier and model, one column per value of `by`; cells
+    "MDE (images)", empty where the glacier has no image of that value."""
+    table = glacier_breakdown(models, by)
+    values = sorted(
+        {v for per_model in table.values() for got in per_model.values() for v in got},
+        key=_sort_key,
+    )
+    label = {"resolution": lambda v: f"{v} m"}.get(by, str)
+    head = "".join(f"<th>{html.escape(label(v))}</th>" for v in values)
+    rows = []
+    for glacier in sorted(table):
+        for name in sorted(table[glacier]):
+            got = table[glacier][name]
+            cells = "".join(_cell(got.get(v)) for v in values)
+            rows.append(
+                f"<tr><td>{html.escape(glacier)}</td><td>{html.escape(name)}</td>{cells}</tr>"
+            )
+    return (
+        f"<h3>MDE (m) by glacier and {by}</h3><table border='1'>"
+        f"<tr><th>glacier</th><th>model</th>{head}</tr>" + "".join(rows) + "</table>"
+    )
+
+
+def table_html(models: dict[str, dict]) -> str:
+    """models: name -> metrics.json content."""
+    return (
+        "<html><body><p>Mean distance error (m) on the test split, pooled over "
+        "front pixels as the CaFFe benchmark defines it.</p>"
+        + _summary_table(models)
+        + "<p>By glacier and season, sensor (TSX and TDX together) and resolution: "
+        "MDE in m (images of the group; those without a front are left out of its "
+        "MDE).</p>"
+        + "".join(breakdown_table(models, by) for by in ("season", "sensor", "resolution"))
+        + "</body></html>"
     )
 
 
@@ -92,7 +156,72 @@ def plot_distribution(per_image: dict[str, list[dict]], path) -> None:
     plt.close(fig)
 
 
-def write_all(metrics_files, per_image_files, table, breakdown, distribution) -> None:
+def _date(value):
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value)
+    return value
+
+
+def plot_over_time(per_image: dict[str, list[dict]], path) -> dict:
+    """One panel per glacier: each model's per-image MDE against the date
+    (valid images; those without a front as crosses on the date axis).
+
+    Returns {glacier: {model: {"scored": n, "no_front": n}}}, what was drawn.
+    """
+    points: dict = {}
+    for name, rows in sorted(per_image.items()):
+        for r in rows:
+            if not r["valid"] or r.get("date_taken") is None or not r.get("glacier"):
+                continue
+            got = points.setdefault(r["glacier"], {}).setdefault(name, {"scored": [], "none": []})
+            if r["mde_m"] is None:
+                got["none"].append(_date(r["date_taken"]))
+            else:
+                got["scored"].append((_date(r["date_taken"]), r["mde_m"]))
+    glaciers = sorted(points)
+    ncols = min(3, max(1, len(glaciers)))
+    nrows = max(1, math.ceil(len(glaciers) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.4 * nrows), squeeze=False)
+    colours = {name: f"C{i % 10}" for i, name in enumerate(sorted(per_image))}
+    drawn: dict = {}
+    for ax, glacier in zip(axes.flat, glaciers):
+        for name, got in sorted(points[glacier].items()):
+            scored = sorted(got["scored"])
+            if scored:
+                ax.plot([d for d, _ in scored], [v for _, v in scored], "-o", ms=3, lw=0.8,
+                        color=colours[name], label=name)  # fmt: skip
+            if got["none"]:
+                ax.plot(got["none"], [0.02] * len(got["none"]), "x", color=colours[name],
+                        transform=ax.get_xaxis_transform(), clip_on=False,
+                        label=f"{name}: no front")  # fmt: skip
+            drawn.setdefault(glacier, {})[name] = {
+                "scored": len(scored),
+                "no_front": len(got["none"]),
+            }
+        ax.set_title(glacier)
+        ax.set_ylabel("per-image MDE (m)")
+        ax.set_ylim(bottom=0)
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.tick_params(axis="x", labelsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(glaciers) :]:
+        ax.set_visible(False)
+    if not glaciers:
+        axes[0, 0].set_visible(True)
+        axes[0, 0].text(0.5, 0.5, "no valid test image", ha="center",
+                        transform=axes[0, 0].transAxes)  # fmt: skip
+    fig.suptitle("Per-image error over time, test split")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return drawn
+
+
+def write_all(metrics_files, per_image_files, table, breakdown, distribution, over_time) -> None:
     models = {}
     rows = {}
     for m_path, p_path in zip(metrics_files, per_image_files):
@@ -101,8 +230,9 @@ def write_all(metrics_files, per_image_files, table, breakdown, distribution) ->
         rows[m["model"]] = [
             r for r in pq.ParquetFile(p_path).read().to_pylist() if r["split"] == "test"
         ]
-    for path in (table, breakdown, distribution):
+    for path in (table, breakdown, distribution, over_time):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     Path(table).write_text(table_html(models))
     plot_breakdown(models, breakdown)
     plot_distribution(rows, distribution)
+    plot_over_time(rows, over_time)

@@ -665,7 +665,7 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models
     _ensure_schema(fo, dataset)
     models = models or {}
     # Fields, runs and views of models no longer scored go before any write.
-    declare_model_fields(fo, dataset, models)
+    stale = declare_model_fields(fo, dataset, models)
     if not catalog.paths and existing:
         # An empty catalog is far likelier a broken run (data_dir unmounted)
         # than a wish to lose every sample and what users added to them.
@@ -692,7 +692,7 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models
             known = existing.get(row["filepath"])
             if known is None:
                 new.append(row)
-            elif known[1] != row_hash(row):
+            elif known[1] != row_hash(row) or stale & set(row.get("evaluation") or ()):
                 changed[known[0]] = row
         if new:
             # validate=False: the schema is declared and the values are typed

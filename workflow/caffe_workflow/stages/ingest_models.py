@@ -8,14 +8,21 @@ sample with a prediction gets
 - ``<model>_status``: "scored", "no_front" (left out of the MDE) or "invalid",
   and ``<model>_problem``: why a prediction is invalid;
 - zone models: ``<model>_zones`` (``Segmentation``, ``mask_path`` to the
-  prediction) and ``<model>_accuracy|precision|recall``, FiftyOne's own
-  per-sample figures of its evaluation run ``eval_key=<model>``.
+  prediction), ``<model>_zone_iou`` (CaFFe's per-image zone IoU) and
+  ``<model>_accuracy|precision|recall``, FiftyOne's own per-sample figures of
+  its evaluation run ``eval_key=<model>``.
 
 The evaluation run is registered from the confusion counts the evaluate stage
-already made (no second pass over the masks), with CaFFe's pooled MDE and
-mean IoU as custom metrics, so the App's Model Evaluation panel lists and
-compares the models. FiftyOne's precision/recall treat class 0 (NA) as
-background, unlike CaFFe's zone metrics: they differ by definition.
+already made (no second pass over the masks), on the test split (the saved
+view "test"), with CaFFe's pooled MDE and mean zone IoU as the custom metrics
+of the plugin ``@caffe/metrics`` (workflow/plugins/caffe-metrics), so the
+App's Model Evaluation panel lists and compares the models. The run holds what
+``evaluate_segmentations`` with that plugin gives on the test split
+(tests/workflow/test_evaluate.py checks it): the same confusion matrix,
+custom metrics and per-sample fields (``<model>_mde_m`` and
+``<model>_zone_iou`` are the plugin's fields for ``eval_key=<model>``).
+FiftyOne's precision/recall treat class 0 (NA) as background, unlike CaFFe's
+zone metrics: they differ by definition.
 
 What the ingest manages per model is recorded in ``dataset.info["caffe_models"]``
 (kind, fields, views), so that a model removed from the config loses exactly
@@ -33,8 +40,24 @@ import numpy as np
 MANAGED_KEY = "caffe_models"
 CLASSES = ("NA", "rock", "glacier", "ocean")
 VALUES = (0, 64, 127, 254)
-MDE_URI = "@caffe/metrics/mde"
-IOU_URI = "@caffe/metrics/zone_iou"
+# The plugin workflow/plugins/caffe-metrics: its metrics' URIs and what they
+# store, repeated here so that the ingest does not run plugin code.
+PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"
+PLUGIN = "@caffe/metrics"
+MDE_URI = f"{PLUGIN}/mde"
+IOU_URI = f"{PLUGIN}/zone_iou"
+CUSTOM = {
+    MDE_URI: {"key": "caffe_mde_m", "label": "CaFFe MDE (m, pooled)", "lower_is_better": True},
+    IOU_URI: {
+        "key": "caffe_zone_iou",
+        "label": "CaFFe zone IoU (mean over images)",
+        "lower_is_better": False,
+    },
+}
+# Bump when model_values() gives a sample new or other fields from the same
+# rows: it is part of every evaluation in the row hash, so the samples with a
+# prediction are written once more (2: <model>_zone_iou).
+FIELDS_VERSION = 2
 WORST = 20
 # Row columns that do not change what a sample shows (not in its hash).
 _VOLATILE = ("evaluated_at_ns", "fingerprint")
@@ -52,6 +75,7 @@ def load_evaluations(evaluations: dict) -> dict:
         for e in pq.ParquetFile(per_image).read().to_pylist():
             for key in _VOLATILE:
                 e.pop(key, None)
+            e["fields_version"] = FIELDS_VERSION
             rows[(e["split"], e["stem"])] = e
         models[model] = {
             "kind": spec["kind"],
@@ -83,6 +107,10 @@ def _fields(model: str, kind: str) -> dict:
     }
     if kind == "zones":
         fields[f"{model}_zones"] = ("zones", f"{model}: zone prediction on disk")
+        fields[f"{model}_zone_iou"] = (
+            "float",
+            f"{model}: CaFFe zone IoU (mean over the classes present); None when invalid",
+        )
         for m in ("accuracy", "precision", "recall"):
             fields[f"{model}_{m}"] = (
                 "float",
@@ -128,6 +156,7 @@ def model_values(fo, row: dict, models: dict) -> dict:
         out[f"{model}_problem"] = None if valid or e is None else e["reason"]
         if spec["kind"] == "zones":
             out[f"{model}_zones"] = fo.Segmentation(mask_path=e["prediction_path"]) if e else None
+            out[f"{model}_zone_iou"] = e.get("iou_mean") if valid else None
             figures = (
                 _fo_confusion_figures(e["zone_confusion"])
                 if valid and e.get("zone_confusion")
@@ -155,16 +184,28 @@ def _remove_model(dataset, model: str, record: dict) -> None:
     dataset.save()
 
 
-def declare_model_fields(fo, dataset, models: dict) -> None:
+def declare_model_fields(fo, dataset, models: dict) -> set[str]:
     """Remove what the ingest made for models no longer given (or of another
-    kind now), then declare the fields of the current ones."""
+    kind now), then declare the fields of the current ones.
+
+    Returns the models whose samples must be written again although their
+    rows did not change: a field the ingest wrote is gone (deleting or
+    renaming a run, in the App too, takes its fields with it).
+    """
     from caffe_workflow.stages.ingest import _field_type
 
     managed = dict(dataset.info.get(MANAGED_KEY, {}))
+    if managed or models:
+        find_plugin(fo)
     for model, record in managed.items():
         if model not in models or models[model]["kind"] != record.get("kind"):
             _remove_model(dataset, model, record)
     schema = dataset.get_field_schema()
+    stale = {
+        model
+        for model, record in managed.items()
+        if model in models and any(f not in schema for f in record.get("fields", []))
+    }
     for model, spec in models.items():
         for name, (kind, description) in _fields(model, spec["kind"]).items():
             if name in schema:
@@ -173,6 +214,7 @@ def declare_model_fields(fo, dataset, models: dict) -> None:
             dataset.add_sample_field(
                 name, ftype, embedded_doc_type=doc_type, subfield=subfield, description=description
             )
+    return stale
 
 
 def _views(dataset, model: str) -> dict:
@@ -196,38 +238,45 @@ def _digest(path: str) -> str:
 
 
 def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
-    """The evaluation run ``eval_key=model`` from the stage's confusion counts."""
+    """The evaluation run ``eval_key=model`` on the test split, from the
+    stage's confusion counts and metrics.json (the benchmark scores the test
+    split, and so does metrics.json)."""
     from fiftyone.utils.eval.segmentation import SegmentationResults, SimpleEvaluationConfig
 
     confusion = np.zeros((4, 4), dtype=int)
     for e in rows:
-        if e["valid"] and e.get("zone_confusion"):
+        if e["valid"] and e["split"] == "test" and e.get("zone_confusion"):
             confusion += np.asarray(e["zone_confusion"], dtype=int).reshape(4, 4)
-    config = SimpleEvaluationConfig(f"{model}_zones", "zones")
-    method = config.build()
-    method.register_run(dataset, model, overwrite=True, cleanup=False)
-    custom = {
-        MDE_URI: {
-            "key": "caffe_mde_m",
-            "value": metrics.get("mde_m"),
-            "label": "CaFFe MDE (m, test split, pooled)",
-            "lower_is_better": True,
-        }
+    values = {
+        MDE_URI: metrics.get("mde_m"),
+        IOU_URI: (metrics.get("zones") or {}).get("iou", {}).get("mean"),
     }
-    iou = (metrics.get("zones") or {}).get("iou", {}).get("mean")
-    if iou is not None:
-        custom[IOU_URI] = {
-            "key": "caffe_zone_iou",
-            "value": iou,
-            "label": "CaFFe zone IoU (mean of classes incl. NA, test split)",
-            "lower_is_better": False,
-        }
+    # As compute_custom_metrics stores them: a metric without a value is left out.
+    custom = {uri: CUSTOM[uri] | {"value": v} for uri, v in values.items() if v is not None}
+    # The config lists the metrics, so that the run's fields include the
+    # plugin's (cleanup, rename, sidebar group) as for evaluate_segmentations.
+    config = SimpleEvaluationConfig(f"{model}_zones", "zones", custom_metrics=list(CUSTOM))
+    method = config.build()
+    test = dataset.match_tags("test")
+    method.register_run(test, model, overwrite=True, cleanup=False)
     results = SegmentationResults(
-        dataset, config, model, confusion, list(CLASSES), missing="NA", custom_metrics=custom,
+        test, config, model, confusion, list(CLASSES), missing="NA", custom_metrics=custom,
         backend=method,
     )  # fmt: skip
-    method.save_run_results(dataset, model, results, overwrite=True)
+    method.save_run_results(test, model, results, overwrite=True)
     method.add_fields_to_sidebar_group(dataset, model, omit_fields=(f"{model}_zones", "zones"))
+
+
+def find_plugin(fo) -> None:
+    """Let this process find the plugin @caffe/metrics: the run's fields
+    (cleanup, sidebar group) come from its operators. fo.config.plugins_dir is
+    set for this process only when the configured one does not hold it."""
+    import fiftyone.plugins as fop
+
+    if any(p.name == PLUGIN for p in fop.list_plugins(enabled="all")):
+        return
+    if PLUGINS_DIR.is_dir():
+        fo.config.plugins_dir = str(PLUGINS_DIR)
 
 
 def _info_figures(metrics: dict) -> dict:

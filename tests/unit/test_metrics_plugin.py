@@ -1,0 +1,89 @@
+"""The plugin @caffe/metrics (workflow/plugins/caffe-metrics) without a
+database: FiftyOne finds it in the project's plugins folder, its operators
+describe their figures as the ingest stores them, and one image's scores
+equal the evaluate stage's row for the same prediction. The plugin in
+evaluate_segmentations on a real dataset: tests/workflow/test_evaluate.py."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from caffe_dev.sample_data import generate, write_shifted_predictions
+from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.stages.evaluate import evaluate_member
+from caffe_workflow.stages.ingest_models import CUSTOM, IOU_URI, MDE_URI, PLUGIN, PLUGINS_DIR
+
+pytestmark = pytest.mark.slow  # imports fiftyone
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    import fiftyone as fo
+    import fiftyone.operators as foo
+
+    monkeypatch.setattr(fo.config, "plugins_dir", str(PLUGINS_DIR))
+    mde, iou = foo.get_operator(MDE_URI), foo.get_operator(IOU_URI)
+    return {"mde": mde, "iou": iou, "module": sys.modules[type(mde).__module__], "fo": fo}
+
+
+def test_found_in_the_plugins_folder_with_the_ingest_labels(plugin):
+    import fiftyone.plugins as fop
+
+    (definition,) = [p for p in fop.list_plugins() if p.name == PLUGIN]
+    assert sorted(definition.operators) == ["mde", "zone_iou"]
+    for uri, op in ((MDE_URI, plugin["mde"]), (IOU_URI, plugin["iou"])):
+        config = op.config
+        assert op.uri == uri
+        assert config.aggregate_key == CUSTOM[uri]["key"]
+        assert config.label == CUSTOM[uri]["label"]
+        # What compute_custom_metrics stores as lower_is_better (1.22.1 reads kwargs).
+        assert config.kwargs.get("lower_is_better", True) is CUSTOM[uri]["lower_is_better"]
+        assert op.get_fields(None, None, "run") == [
+            {MDE_URI: "run_mde_m", IOU_URI: "run_zone_iou"}[uri]
+        ]
+
+
+def test_one_image_scores_equal_the_evaluate_stage(plugin, tmp_path):
+    fo, score_sample = plugin["fo"], plugin["module"].score_sample
+    data_dir = tmp_path / "data_raw"
+    generate(data_dir, count=6, seed=5, size="medium")
+    stems = write_shifted_predictions(data_dir, tmp_path / "pred")
+    stem = stems[0]
+    labels = {k: str(v) for k, v in label_paths(data_dir, "test", stem).items()}
+    prediction = str(tmp_path / "pred" / f"{stem}_zones.png")
+    row = evaluate_member({"split": "test", "stem": stem, "prediction": prediction, **labels},
+                          "m", "zones")  # fmt: skip
+    assert row["valid"] and row["mde_m"] > 5
+
+    job = {
+        "filepath": str(data_dir / "sar_images" / "test" / f"{stem}.png"),
+        "stem": stem,
+        "prediction": fo.Segmentation(mask_path=prediction),
+        "zones": fo.Segmentation(mask_path=labels["zones"]),
+        "front": fo.Segmentation(mask_path=labels["front"]),
+    }
+    got = score_sample(job, "zones", front=True, zones=True)
+    assert got["problem"] is None
+    assert got["mde_m"] == pytest.approx(row["mde_m"], rel=1e-12)
+    assert got["distance_count"] == row["distance_count"]
+    assert got["zone_iou"] == pytest.approx(row["iou_mean"], rel=1e-12)
+    # An inline mask is scored like its file.
+    inline = job | {"prediction": fo.Segmentation(mask=np.asarray(Image.open(prediction)))}
+    assert score_sample(inline, "zones", True, True)["mde_m"] == got["mde_m"]
+    # Only what is asked for is computed.
+    assert score_sample(job, "zones", front=False, zones=True)["mde_m"] is None
+
+    bad = np.asarray(Image.open(prediction)).copy()
+    bad[0, 0] = 7
+    invalid = score_sample(job | {"prediction": fo.Segmentation(mask=bad)}, "zones", True, True)
+    assert invalid["mde_m"] is None and invalid["zone_iou"] is None
+    assert invalid["problem"].startswith("values outside")
+    assert score_sample(job | {"prediction": None}, "zones", True, True)["problem"] == (
+        "no prediction"
+    )
+    no_box = job | {"filepath": str(tmp_path / "elsewhere" / "test" / f"{stem}.png")}
+    assert "front_extent_coord.txt" in score_sample(no_box, "zones", True, False)["problem"]
