@@ -21,5 +21,7 @@ rule ingest:
         # Not an output: the early owner check's cache (see ownership.py).
         source_record=f"{RESULTS}/source.json",
         models={m: e["kind"] for m, e in EVALUATIONS.items()},
+        # A change reruns the ingest (checked at the start: common.smk).
+        embeddings_model=config["embeddings_model"],
     script:
         "../scripts/ingest.py"
