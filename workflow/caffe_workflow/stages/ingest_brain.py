@@ -172,8 +172,12 @@ def _refresh_visualization(fob, dataset, key: str, field: str, stale: bool) -> s
             if fitted is None or len(results.sample_ids) + len(new) - fitted > REFIT_SHARE * fitted:
                 fit = True
             else:
-                results.add_samples(having.select(new), embeddings=field, progress=False)
-                return f"added {len(new)}"
+                try:
+                    results.add_samples(having.select(new), embeddings=field, progress=False)
+                    return f"added {len(new)}"
+                except ValueError as err:  # a PCA pickled by another scikit-learn
+                    log.warning("%s: fitted again (%s)", key, err)
+                    fit = True
     if dataset.has_brain_run(key):
         dataset.delete_brain_run(key)
     fob.compute_visualization(
