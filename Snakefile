@@ -36,6 +36,7 @@ rule all:
 
 onstart:
     check_dataset_owner()
+    check_zoo_model()
 
 
 onsuccess:

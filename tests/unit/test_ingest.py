@@ -265,7 +265,7 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     assert colors["front_lines"]["fieldColor"] == ig.FRONT
 
     assert set(ds.list_saved_views()) == {"train", "test", "invalid", "JAC", "DBE", "COL", "Mapple",
-                                          *ig.TIMELINE_VIEWS}  # fmt: skip
+                                          *ig.TIMELINE_VIEWS, ig.DUPLICATES_VIEW}  # fmt: skip
     assert ds.load_saved_view("JAC").values("date_taken") == sorted(
         r["date_taken"] for r in rows if r["glacier"] == "JAC"
     )

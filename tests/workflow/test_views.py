@@ -69,7 +69,8 @@ def test_time_views_are_ordered_stable_and_leave_users_views(tmp_path, fiftyone_
     first = view_docs(dataset)
     glaciers = set(dataset.distinct("glacier"))
     assert len(glaciers) == 7
-    assert set(first) == {"train", "test", "invalid", *glaciers, *ig.TIMELINE_VIEWS}
+    assert set(first) == {"train", "test", "invalid", *glaciers, *ig.TIMELINE_VIEWS,
+                          ig.DUPLICATES_VIEW}  # fmt: skip
     assert sorted(dataset.info["_caffe_saved_views"]) == sorted(first)
 
     # A user's view, then the ingest again on unchanged data: no managed view

@@ -7,4 +7,4 @@ Keep this module cheap to import: the Snakefile loads it at every start.
 # It is a param of the per-image rule and part of every image's fingerprint,
 # so the batch jobs redo every image once,
 # while comments and refactors rerun nothing.
-OUTPUT_VERSION = 3
+OUTPUT_VERSION = 4

@@ -29,6 +29,7 @@ from caffe_workflow.stages.evaluate import (
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.stages.ingest_models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck
+from caffe_workflow.zoo_model import precheck as precheck_zoo_model
 
 # Models to score (config key `predictions`): a bad name, a missing folder or
 # a folder with both kinds of prediction is a one-line error now, before any
@@ -210,6 +211,11 @@ EVALUATIONS = {
 def check_dataset_owner():
     """Before any job: stop if the dataset belongs to another data_dir (onstart)."""
     precheck(RESULTS, DATASET, str(DATA_DIR), TAKE_OVER)
+
+
+def check_zoo_model():
+    """Before any job: stop if `embeddings_model` cannot be loaded (onstart)."""
+    precheck_zoo_model(RESULTS, config["embeddings_model"])
 
 
 def print_summary():

@@ -23,5 +23,7 @@ rule ingest:
         models={m: e["kind"] for m, e in EVALUATIONS.items()},
         # Reruns the ingest when the models' fields change (a new field).
         model_fields_version=FIELDS_VERSION,
+        # A change reruns the ingest (checked at the start: common.smk).
+        embeddings_model=config["embeddings_model"],
     script:
         "../scripts/ingest.py"

@@ -12,6 +12,7 @@ leave(
         data_dir=snakemake.params.data_dir,  # noqa: F821
         take_over=snakemake.params.take_over,  # noqa: F821
         source_record=snakemake.params.source_record,  # noqa: F821
+        zoo_model=snakemake.params.embeddings_model,  # noqa: F821
         evaluations={
             model: {"kind": kind, "per_image": per_image}
             for (model, kind), per_image in zip(

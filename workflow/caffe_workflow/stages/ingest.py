@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.labels import FRONT_CLASSES, ZONE_CLASSES
 from caffe_workflow.caffe.layout import canonical_dir
@@ -46,6 +48,7 @@ from caffe_workflow.ownership import (
     check_owner,
     record_source,
 )
+from caffe_workflow.stages import ingest_brain
 from caffe_workflow.stages.ingest_models import (
     attach_evaluations,
     declare_model_fields,
@@ -53,6 +56,7 @@ from caffe_workflow.stages.ingest_models import (
     model_values,
     refresh_models,
 )
+from caffe_workflow.zoo_model import ZooModelError
 
 log = logging.getLogger("caffe_workflow.stages.ingest")
 
@@ -111,7 +115,10 @@ FIELDS = {
     "orbit": ("str", "Orbit number, zero-padded as in the file name"),
     "modality": ("str", "Optional modality part of the name (null when absent)"),
     "image_mode": ("str", "Pillow mode of the SAR image (L for 8-bit grayscale)"),
-    "image_sha256": ("str", "SHA-256 of the SAR image file, for provenance"),
+    "image_sha256": (
+        "str",
+        "SHA-256 of the SAR image file (provenance; equal values: exact duplicates)",
+    ),
     "zone_na_fraction": ("float", "Fraction of pixels with zone NA (no information)"),
     "zone_rock_fraction": ("float", "Fraction of pixels with zone rock"),
     "zone_glacier_fraction": ("float", "Fraction of pixels with zone glacier"),
@@ -126,6 +133,12 @@ FIELDS = {
     "front": ("front", "Front mask on disk: 255 on the one-pixel calving front"),
     "front_lines": ("polylines", "Calving front as open polylines (one per front piece)"),
     "front_extent": ("detection", "Region in which the front moves (bounding_boxes/)"),
+    "features": (
+        "vector",
+        "272 floats: 16x16 grid of mean intensity + 16-bin histogram of valid pixels, "
+        "each block of unit length (caffe_workflow.caffe.features); brain runs "
+        "features_viz and features_sim",
+    ),
     "catalog_hash": (
         "str",
         "Hash of the catalog row; the ingest rewrites a sample only when it changes",
@@ -197,7 +210,7 @@ def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
     and for each scored model ({name: kind}) its fields (ingest_models.py)."""
     values = {}
     for name, (kind, _) in FIELDS.items():
-        if kind in ("zones", "front", "polylines", "detection") or name == "catalog_hash":
+        if kind in ("zones", "front", "polylines", "detection", "vector") or name == "catalog_hash":
             continue
         value = row.get(name)
         if kind == "strlist":
@@ -218,6 +231,8 @@ def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
         if extent
         else None
     )
+    features = row.get("features")
+    values["features"] = None if features is None else np.asarray(features, dtype=np.float32)
     mime = (
         "image/png"
         if row["filepath"].lower().endswith(".png")
@@ -274,13 +289,15 @@ def _update_samples(fo, dataset, changed: dict, models: dict | None = None) -> N
     """
     ids = list(changed)
     view = dataset.select(ids, ordered=True)
-    old = dict(
-        zip(
-            ["tags", "zones", "front", "front_extent"],
-            view.values(["tags", "zones", "front", "front_extent"]),
-        )
-    )
+    read = ["tags", "zones", "front", "front_extent", "image_sha256", "features"]
+    old = dict(zip(read, view.values(read)))
     new = [_sample_values(fo, changed[i], models) for i in ids]
+    # Before the writes: a new vector or file makes the brain runs stale.
+    ingest_brain.before_update(
+        dataset,
+        {sid: (old["image_sha256"][k], old["features"][k]) for k, sid in enumerate(ids)},
+        {sid: (v["image_sha256"], v["features"]) for sid, v in zip(ids, new)},
+    )
     for name in new[0]:
         values = {}
         for k, (sid, value) in enumerate(zip(ids, (v[name] for v in new))):
@@ -320,6 +337,7 @@ def _field_type(fo, kind):
         "front": (fo.EmbeddedDocumentField, fo.Segmentation, None),
         "polylines": (fo.EmbeddedDocumentField, fo.Polylines, None),
         "detection": (fo.EmbeddedDocumentField, fo.Detection, None),
+        "vector": (fo.VectorField, None, None),
     }[kind]
 
 
@@ -404,8 +422,13 @@ def _info(glaciers: dict) -> dict:
         "in the sidebar of the sample view. front_lines shows the front as vectors.",
         "managed_saved_views": "train, test, invalid, one per glacier code (in date "
         "order), glacier-timeline and glacier-sensor-timeline (dynamic groups per "
-        "glacier and per glacier and sensor, in date order) are rewritten by every "
-        "ingest; save your own views under other names",
+        "glacier and per glacier and sensor, in date order) and exact-duplicates "
+        "(one group per SAR file content shared by several samples) are rewritten "
+        "by every ingest; save your own views under other names",
+        "brain_runs": "features_viz (PCA of features, the Embeddings panel) and "
+        "features_sim (sklearn similarity index on features, sort by similarity); "
+        "zoo_viz and zoo_sim on zoo_embeddings when embeddings_model is set. Other "
+        "brain keys are yours and are never touched",
     }
 
 
@@ -488,6 +511,9 @@ TIMELINE_VIEWS = {
 }
 
 
+DUPLICATES_VIEW = "exact-duplicates"
+
+
 def _managed_views(dataset, glaciers: dict) -> dict:
     from fiftyone import ViewField as F
 
@@ -511,6 +537,18 @@ def _managed_views(dataset, glaciers: dict) -> dict:
         for field in [*fields, "date_taken"]:
             having = having.exists(field)
         views.setdefault(name, (having.group_by(key, order_by="date_taken"), description))
+    # The hashes are in the view: it is rewritten only when the set of
+    # duplicated files changes, and no sample is written for it.
+    duplicated = ingest_brain.duplicate_hashes(dataset)
+    views.setdefault(
+        DUPLICATES_VIEW,
+        (
+            dataset.match(F("image_sha256").is_in(duplicated)).group_by(
+                "image_sha256", order_by="date_taken"
+            ),
+            "Exact duplicates: one group per SAR file content (SHA-256) that several samples share",
+        ),
+    )
     return views
 
 
@@ -584,12 +622,16 @@ def ingest(
     data_dir: str | None = None,
     take_over: bool = False,
     evaluations: dict | None = None,
+    zoo_model: str | None = None,
 ) -> dict:
     """Bring the FiftyOne dataset ``dataset_name`` in line with the catalog.
 
     ``evaluations``: {model: {"kind", "per_image"}} of the scored models
     (stage evaluate); their fields, evaluation runs and views are managed
     (stages/ingest_models.py), and those of a model no longer given are removed.
+    The brain runs on ``features`` follow the samples (stages/ingest_brain.py);
+    ``zoo_model``: a FiftyOne zoo model whose embeddings are computed for the
+    samples that lack them, last (ZooModelError, one line, if it cannot load).
 
     ``data_dir`` (canonical) is the folder the catalog was made from: the
     dataset records it, and an ingest from another data_dir is refused with
@@ -615,7 +657,8 @@ def ingest(
     try:
         lock = DatasetLock(foo.get_db_conn(), dataset_name, data_dir, say=log.warning)
         with lock:
-            summary = _ingest(fo, catalog, dataset_name, data_dir, take_over, models)
+            summary = _ingest(fo, catalog, dataset_name, data_dir, take_over, models,
+                              zoo_model)  # fmt: skip
     except pymongo.errors.ConnectionFailure as e:
         raise describe_error(uri, e) from None
     except pymongo.errors.OperationFailure as e:
@@ -635,7 +678,8 @@ def ingest(
     return summary
 
 
-def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models=None) -> dict:
+def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models=None,
+            zoo_model=None) -> dict:  # fmt: skip
     if fo.dataset_exists(dataset_name):
         dataset = fo.load_dataset(dataset_name)
         ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
@@ -711,6 +755,8 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models
     _apply_dataset_settings(fo, dataset, glaciers, data_dir)
     _refresh_saved_views(dataset, glaciers)
     refresh_models(fo, dataset, models)
+    # Last: everything else is written even if the zoo model cannot be loaded.
+    ingest_brain.refresh_brain(fo, dataset, zoo_model)
 
     return {
         "added": added,
@@ -738,7 +784,7 @@ def _canonical(path: str, _folders: dict = {}) -> str:  # noqa: B006 (a cache)
 
 def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
         take_over: bool = False, source_record: str | None = None,
-        evaluations: dict | None = None) -> int:  # fmt: skip
+        evaluations: dict | None = None, zoo_model: str | None = None) -> int:  # fmt: skip
     """The ingest as the workflow runs it: logs on stderr, summary file, exit code.
 
     `source_record` (results/<dataset>/source.json) caches the ownership check
@@ -753,8 +799,8 @@ def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        done = ingest(catalog, dataset, data_dir, take_over, evaluations)
-    except (DatabaseUnreachable, CatalogError, OwnershipError, LockTimeout) as e:
+        done = ingest(catalog, dataset, data_dir, take_over, evaluations, zoo_model)
+    except (DatabaseUnreachable, CatalogError, OwnershipError, LockTimeout, ZooModelError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         if isinstance(e, OwnershipError) and source_record:
             Path(source_record).unlink(missing_ok=True)
@@ -778,9 +824,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--take-over", action="store_true", help="write into a dataset built from another data_dir"
     )
+    parser.add_argument("--embeddings-model", help="a FiftyOne zoo model for zoo_embeddings")
     args = parser.parse_args(argv)
     data_dir = None if args.data_dir is None else str(canonical_dir(args.data_dir))
-    return run(args.catalog, args.dataset, args.summary, data_dir, args.take_over)
+    return run(args.catalog, args.dataset, args.summary, data_dir, args.take_over,
+               zoo_model=args.embeddings_model)  # fmt: skip
 
 
 def leave(status: int) -> None:

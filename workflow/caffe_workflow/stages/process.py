@@ -38,6 +38,8 @@ from PIL.PngImagePlugin import PngImageFile
 from caffe_workflow import OUTPUT_VERSION
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.bounding_box import read_front_extent
+from caffe_workflow.caffe.features import DIM as FEATURE_DIM
+from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
@@ -83,6 +85,9 @@ ROW_SCHEMA = pa.schema(
         ("zones_path", pa.string()),
         ("front_path", pa.string()),
         ("thumbnail_path", pa.string()),
+        # caffe_workflow.caffe.features: layout grid + backscatter histogram
+        # (null when the image cannot be decoded).
+        ("features", pa.list_(pa.float32(), FEATURE_DIM)),
         ("output_version", pa.int32()),
         # Size and mtime of the image and its labels, the thumbnail height and
         # OUTPUT_VERSION when the row was made: a batch job redoes an image
@@ -223,10 +228,12 @@ def process(
     image = _open(image_path, "image", problems, data)
     if image is not None:
         row.update(width=image.width, height=image.height, image_mode=image.mode)
-        _thumbnail(_to_grayscale(image, warns), thumbnail_height, work / "thumbnail.jpg")
+        gray = _to_grayscale(image, warns)
+        _thumbnail(gray, thumbnail_height, work / "thumbnail.jpg")
         row["thumbnail_path"] = str(out_dir / "thumbnail.jpg")
+        row["features"] = sar_features(gray).tolist()
         size = image.size
-        del image, data  # the full-size pixels are no longer needed
+        del image, gray, data  # the full-size pixels are no longer needed
 
         zones = _open(zones_path, "zone mask", problems)
         fractions = zones and check_zones(zones, size, problems)
