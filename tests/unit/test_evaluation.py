@@ -428,3 +428,13 @@ def test_unknown_glaciers_count_as_southern():
     # validate_or_test.py: check_whether_winter_half_year knows COL and JAC as northern only
     assert ev.image_keys("XYZ_2011-01-18_TSX_7_1_024")["season"] == "summer"
     assert ev.image_keys("XYZ_2011-06-18_TSX_7_1_024")["season"] == "winter"
+
+
+def test_more_components_than_16_bit_labels_hold():
+    # 350 x 350 isolated ocean pixels: 122,500 components, past uint16; the
+    # largest (all of size 1) is the first in raster order, as with int32.
+    zones = np.full((700, 700), 127, dtype=np.uint8)
+    zones[::2, ::2] = 254
+    out = ev.postprocess_zones(zones)
+    assert (out == 254).sum() == 1 and out[0, 0] == 254
+    assert ((out == 127) | (out == 254)).all()

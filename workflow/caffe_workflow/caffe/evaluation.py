@@ -196,19 +196,27 @@ def front_length_threshold(resolution: float) -> float:
     return FRONT_LENGTH_THRESHOLD_M / resolution
 
 
-def _label8(mask: np.ndarray) -> tuple[np.ndarray, int]:
+def _label8(mask: np.ndarray, compact: bool = False) -> tuple[np.ndarray, int]:
     """8-connected labels numbered in raster order of each component's first pixel.
 
     Same numbering as skimage.measure.label(connectivity=2), which the
     official code uses; that order decides ties of the largest component.
+    ``compact``: 16-bit labels where they suffice (SciPy refuses otherwise),
+    half the memory of 32-bit ones, for whole-image labels that are only
+    compared and counted (the largest arrays of an evaluation).
     """
+    if compact:
+        try:
+            return ndi.label(mask, structure=_EIGHT, output=np.uint16)
+        except RuntimeError:  # "insufficient bit-depth": over 65,535 components
+            pass
     return ndi.label(mask, structure=_EIGHT, output=np.int32)
 
 
 def _largest(labels: np.ndarray, n: int) -> int:
     """Label of the largest component; ties go to the lowest label, as np.argmax
     over cluster sizes in data_postprocessing.py: postprocess_zone_segmenation."""
-    # In chunks: bincount copies int32 labels to int64, twice the labels'
+    # In chunks: bincount copies the labels to int64, 2-4 times their
     # memory at once (the largest part of an evaluation job's peak).
     flat, sizes = labels.ravel(), np.zeros(n + 1, dtype=np.int64)
     for start in range(0, flat.size, 1 << 22):
@@ -229,7 +237,7 @@ def remove_short_fronts(front: np.ndarray, threshold: float) -> np.ndarray:
     # A front is a thin line: labelling its bounding box only is the same
     # and ~15x less work than the whole image.
     window = _crop_window(front, pad=0)
-    labels, n = _label8(front[window])
+    labels, n = _label8(front[window], compact=True)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes > threshold
     keep[0] = False
@@ -247,14 +255,22 @@ def postprocess_zones(zones: np.ndarray) -> np.ndarray:
     holes). Ties of "largest": the component met first in raster order.
     """
     out = zones.copy()
-    labels, n = _label8(out != OCEAN)
+    labels, n = _label8(out != OCEAN, compact=True)
     if n > 1:
-        out[(labels != _largest(labels, n)) & (labels != 0)] = OCEAN
-    labels, n = _label8(out == OCEAN)
+        out[_others(labels, n)] = OCEAN
+    del labels  # not two label images at once
+    labels, n = _label8(out == OCEAN, compact=True)
     if n == 0:
         return out
-    out[(labels != _largest(labels, n)) & (labels != 0)] = GLACIER
+    out[_others(labels, n)] = GLACIER
     return out
+
+
+def _others(labels: np.ndarray, n: int) -> np.ndarray:
+    """Pixels of every component but the largest (one mask, built in place)."""
+    mask = labels != 0
+    mask &= labels != _largest(labels, n)
+    return mask
 
 
 def front_from_zones(zones: np.ndarray, threshold: float) -> np.ndarray:
