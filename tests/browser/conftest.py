@@ -89,6 +89,12 @@ def _build(root: Path, name: str, count: int, seed: int, size: str = "small",
     return {"name": name, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
 
 
+@pytest.fixture(scope="session")
+def build_dataset():
+    """`_build`, for test modules that serve a dataset of their own."""
+    return _build
+
+
 @pytest.fixture(scope="module")
 def built_dataset(mongod, tmp_path_factory) -> dict:
     """Generated CaFFe data -> real Snakemake run -> FiftyOne dataset DATASET."""

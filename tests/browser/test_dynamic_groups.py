@@ -11,16 +11,11 @@ glacier and checks it plots every sample. The screenshots are the README's
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from caffe_dev.sample_data import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod, pytest.mark.timeout(1800)]
 
@@ -35,21 +30,11 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def built_dataset(mongod, tmp_path_factory) -> dict:
+def built_dataset(mongod, tmp_path_factory, build_dataset) -> dict:
     """This module's dataset (conftest's app_url serves it): generated CaFFe
     data -> real Snakemake run -> FiftyOne dataset DATASET."""
     root = tmp_path_factory.mktemp("browser-groups")
-    data_dir, workdir = root / "data_raw", root / "work"
-    stems = generate(data_dir, count=IMAGES, seed=11, size="medium")
-    env = dict(os.environ)  # holds the private-DB variables (tests/conftest.py)
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={DATASET}",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {"name": DATASET, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
+    return build_dataset(root, DATASET, IMAGES, seed=11, size="medium")
 
 
 def _sidebar(page, field: str) -> str:
