@@ -89,6 +89,29 @@ def _build(root: Path, name: str, count: int, seed: int, size: str = "small",
     return {"name": name, "stems": stems, "data_dir": data_dir, "workdir": workdir, "env": env}
 
 
+# The flag FiftyOne's own Playwright tests set: no pop-ups or analytics.
+INIT_SCRIPT = "window.IS_PLAYWRIGHT = true;"
+TIMEOUT_MS = 120_000
+
+
+def _open_page(browser, viewport: dict):
+    """(context, page, errors): a page set up as the tests drive the App, and
+    the list its JavaScript errors are collected in."""
+    context = browser.new_context(viewport=viewport)
+    context.add_init_script(INIT_SCRIPT)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors
+
+
+@pytest.fixture(scope="session")
+def open_page():
+    """`_open_page(browser, viewport)`."""
+    return _open_page
+
+
 @pytest.fixture(scope="session")
 def build_dataset():
     """`_build`, for test modules that serve a dataset of their own."""

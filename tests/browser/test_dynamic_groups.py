@@ -24,9 +24,7 @@ SCREENSHOTS = REPO / "workflow" / "report" / "screenshots"
 DATASET = "caffe-browser-groups"
 # Medium images (as `make demo`), 4 to 6 per glacier: groups worth stepping through.
 IMAGES = 28
-INIT_SCRIPT = "window.IS_PLAYWRIGHT = true;"
 VIEWPORT = {"width": 1400, "height": 1000}
-TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +39,15 @@ def _sidebar(page, field: str) -> str:
     return page.inner_text(f"[data-cy=modal] [data-cy=sidebar-entry-{field}]").strip()
 
 
-def test_glacier_timeline_group_and_embeddings_panel(browser, app_url, built_dataset, artifacts):
+def test_glacier_timeline_group_and_embeddings_panel(
+    browser, app_url, built_dataset, artifacts, open_page
+):
     import fiftyone as fo
     from fiftyone import ViewField as F
 
     dataset = fo.load_dataset(DATASET)
     glaciers = dataset.count_values("glacier")
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(INIT_SCRIPT)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = open_page(browser, VIEWPORT)
 
     # ---- the saved view: one tile per glacier
     page.goto(f"{app_url}/datasets/{DATASET}?view=glacier-timeline")

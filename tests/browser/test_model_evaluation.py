@@ -20,9 +20,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod, pytest.mark.timeout(1800)]
 
-INIT_SCRIPT = "window.IS_PLAYWRIGHT = true;"  # no pop-ups or analytics (test_app.py)
 VIEWPORT = {"width": 1400, "height": 860}
-TIMEOUT_MS = 120_000
 PANEL = "model_evaluation_panel_builtin"  # the built-in panel's name (FiftyOne 1.22.1)
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "workflow" / "report" / "screenshots" / "model-evaluation.png"
@@ -38,19 +36,14 @@ def _metric(panel, label: str) -> float:
     return float(re.sub(r"[^0-9.\-]", "", cells[1]))
 
 
-def test_model_evaluation_panel(browser, scored_app_url, scored_dataset, artifacts):
+def test_model_evaluation_panel(browser, scored_app_url, scored_dataset, artifacts, open_page):
     name, model = scored_dataset["name"], scored_dataset["model"]
     results = scored_dataset["workdir"] / "results" / name / "evaluation" / model
     metrics = json.loads((results / "metrics.json").read_text())
     test_images = metrics["images_evaluated"] + metrics["images_missing"]["count"]
     assert metrics["kind"] == "zones" and metrics["mde_m"] is not None
 
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(INIT_SCRIPT)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = open_page(browser, VIEWPORT)
 
     page.goto(f"{scored_app_url}/datasets/{name}")
     page.wait_for_selector("[data-cy=entry-counts]")

@@ -38,6 +38,7 @@ from PIL import Image
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
 from caffe_workflow.caffe.fronts import trace_fronts
+from caffe_workflow.caffe.names import parse_stem
 
 # Bump when a change here or in caffe/evaluation.py changes what a row holds:
 # it is part of every row's fingerprint, so every image is evaluated once more.
@@ -198,8 +199,6 @@ def evaluate_member(member: dict, model: str, kind: str) -> dict:
     try:
         keys = ev.image_keys(member["stem"])
         row.update(keys)
-        from caffe_workflow.caffe.names import parse_stem
-
         row["date_taken"] = parse_stem(member["stem"]).date_taken
         label_front = _read(member["front"], "label front") == 255
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
