@@ -8,3 +8,8 @@ Keep this module cheap to import: the Snakefile loads it at every start.
 # so the batch jobs redo every image once,
 # while comments and refactors rerun nothing.
 OUTPUT_VERSION = 4
+
+# The same for the evaluate stage (stages/evaluate.py, caffe/evaluation.py):
+# part of every evaluated row's fingerprint, so bumping it scores every
+# prediction once more.
+EVALUATION_VERSION = 1

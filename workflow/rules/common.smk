@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 try:
-    from caffe_workflow import OUTPUT_VERSION
+    from caffe_workflow import EVALUATION_VERSION, OUTPUT_VERSION
 except ImportError:
     sys.exit(
         "Error: the package caffe_workflow is not importable: run this workflow "
@@ -21,11 +21,7 @@ from caffe_workflow.caffe.layout import (
     discover,
     label_paths,
 )
-from caffe_workflow.stages.evaluate import (
-    EVALUATION_VERSION,
-    PredictionsError,
-    parse_config,
-)
+from caffe_workflow.predictions import PredictionsError, parse_config
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.stages.ingest_models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck

@@ -3,9 +3,8 @@
 The protocol itself is :mod:`caffe_workflow.caffe.evaluation`; this module
 runs it the way the workflow runs the per-image stage (stages/process.py):
 
-- :func:`find_predictions` reads the config key ``predictions: {model:
-  folder}`` when Snakemake starts (a bad name, a missing folder or a folder
-  with both kinds of file is a :class:`PredictionsError`, one line);
+- :mod:`caffe_workflow.predictions` reads the config key ``predictions``
+  when Snakemake starts (without this module's imports);
 - :func:`run_batch` is one job per (model, batch of images): it evaluates,
   in threads, only the members whose prediction or labels changed (size and
   mtime of the prediction, label front, zones and box, and
@@ -24,10 +23,8 @@ import concurrent.futures
 import hashlib
 import json
 import os
-import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +32,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from caffe_workflow import EVALUATION_VERSION
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
 from caffe_workflow.caffe.fronts import trace_fronts
 from caffe_workflow.caffe.names import parse_stem
 
-# Bump when a change here or in caffe/evaluation.py changes what a row holds:
-# it is part of every row's fingerprint, so every image is evaluated once more.
-EVALUATION_VERSION = 1
-
-MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-SUFFIXES = {"zones": "_zones.png", "front": "_front.png"}
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
 
 ROW_SCHEMA = pa.schema(
@@ -80,65 +72,6 @@ ROW_SCHEMA = pa.schema(
         ("evaluated_at_ns", pa.int64()),
     ]
 )
-
-
-class PredictionsError(ValueError):
-    """The `predictions` config cannot be used (one line, no trailing period)."""
-
-
-@dataclass
-class Predictions:
-    model: str
-    folder: str
-    kind: str  # "zones" or "front"
-    files: dict[str, str] = field(default_factory=dict)  # stem -> path
-
-
-def find_predictions(model: str, folder: str | os.PathLike) -> Predictions:
-    """The prediction files of one model, found recursively in `folder`."""
-    if not isinstance(model, str) or not MODEL_NAME.match(model):
-        raise PredictionsError(
-            f"model name {model!r} in predictions is not a valid field name "
-            "(letters, digits and _, starting with a letter)"
-        )
-    path = Path(os.path.expanduser(str(folder))).resolve()
-    if not path.is_dir():
-        raise PredictionsError(f"predictions folder of model {model} does not exist: {path}")
-    found: dict[str, dict[str, str]] = {"zones": {}, "front": {}}
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-        dirnames.sort()
-        for name in sorted(filenames):
-            for kind, suffix in SUFFIXES.items():
-                if name.endswith(suffix) and len(name) > len(suffix):
-                    stem = name[: -len(suffix)]
-                    full = os.path.join(dirpath, name)
-                    if stem in found[kind]:
-                        raise PredictionsError(
-                            f"predictions of model {model}: {stem} appears twice "
-                            f"({found[kind][stem]} and {full})"
-                        )
-                    found[kind][stem] = full
-    if found["zones"] and found["front"]:
-        raise PredictionsError(
-            f"predictions folder of model {model} holds both <stem>_zones.png and "
-            f"<stem>_front.png files ({path}): one kind per model"
-        )
-    kind = "zones" if found["zones"] else "front"
-    if not found[kind]:
-        raise PredictionsError(
-            f"predictions folder of model {model} holds no <stem>_zones.png or "
-            f"<stem>_front.png file: {path}"
-        )
-    return Predictions(model, str(path), kind, found[kind])
-
-
-def parse_config(predictions: dict | None) -> dict[str, Predictions]:
-    """The config key ``predictions`` ({model: folder}, None or {}: no model)."""
-    if predictions is None:
-        return {}
-    if not isinstance(predictions, dict):
-        raise PredictionsError("predictions must map model names to folders")
-    return {model: find_predictions(model, folder) for model, folder in (predictions or {}).items()}
 
 
 # ---------------------------------------------------------------- one image
