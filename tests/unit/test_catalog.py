@@ -8,7 +8,7 @@ from PIL import Image
 from caffe_dev.sample_data import generate
 from caffe_workflow.caffe.layout import label_paths
 from caffe_workflow.stages.catalog import merge, prune_stale, write_report
-from caffe_workflow.stages.process import run_batch
+from caffe_workflow.stages.process import row_sha, run_batch
 
 
 @pytest.fixture
@@ -56,6 +56,25 @@ def test_a_batch_redoes_only_what_changed(data_dir, tmp_path):
     assert sorted(table.column("stem").to_pylist()) == sorted(m["stem"] for m in batch)
     # Another thumbnail height: every member again.
     assert run_batch(batch, rows, root, 48) == {"processed": 5, "kept": 0}
+
+
+def test_rows_carry_their_hash_and_older_batch_files_get_it(data_dir, tmp_path):
+    images = sorted((data_dir / "sar_images").glob("*/*.png"))
+    rows, root = tmp_path / "b0000.parquet", tmp_path / "images"
+    batch = members(data_dir, images[:3])
+    run_batch(batch, rows, root, 32)
+    written = pq.read_table(rows).to_pylist()
+    # The hash of the row as it reads back: what a catalog without it gets.
+    assert all(r["row_sha"] == row_sha(r) for r in written)
+    assert len({r["row_sha"] for r in written}) == 3
+
+    # A batch file from before row_sha: its rows are kept and given one.
+    old = pq.read_table(rows).drop_columns(["row_sha"])
+    pq.write_table(old, rows)
+    first = stamps(root)
+    assert run_batch(batch, rows, root, 32) == {"processed": 0, "kept": 3}
+    assert stamps(root) == first
+    assert pq.read_table(rows).to_pylist() == written
 
 
 def test_catalog_is_every_batch_and_the_report_every_flagged_row(data_dir, tmp_path):

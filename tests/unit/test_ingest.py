@@ -6,7 +6,6 @@ which FiftyOne is already pointed; each test uses its own dataset name.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for inges
 from caffe_dev.mongod import free_port  # noqa: E402
 from caffe_workflow.database import mask_uri  # noqa: E402
 from caffe_workflow.stages import ingest as ig  # noqa: E402
+from caffe_workflow.stages.process import ROW_SCHEMA  # noqa: E402
 from ingest_fixtures import (  # noqa: E402
     make_caffe_rows,
     make_invalid_row,
@@ -58,11 +58,17 @@ def small_rows(root: Path) -> list[dict]:
 
 def catalog_hash(row: dict) -> str:
     """The catalog hash by its definition, written independently of
-    ingest.row_hash: the first 32 hex digits of the SHA-256 of the JSON of
-    [INGEST_FORMAT, row], keys sorted, no spaces, dates in ISO format.
-    test_row_hash_known_answer pins both to a hand-written text."""
-    text = json.dumps([ig.INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"),
+    ingest.catalog_hash: the first 32 hex digits of the SHA-256 of the JSON of
+    [INGEST_FORMAT, row_sha, evaluation or null], where row_sha is the first
+    32 hex digits of the SHA-256 of the JSON of the row's catalog columns
+    (null where missing); keys sorted, no spaces, dates in ISO format.
+    test_catalog_hash_known_answer pins the outer text by hand."""
+    columns = {name: row.get(name) for name in ROW_SCHEMA.names if name != "row_sha"}
+    text = json.dumps(columns, sort_keys=True, separators=(",", ":"),
                       default=lambda value: value.isoformat())  # fmt: skip
+    sha = hashlib.sha256(text.encode()).hexdigest()[:32]
+    text = json.dumps([ig.INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True,
+                      separators=(",", ":"))  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -130,27 +136,29 @@ def test_mask_uri_hides_credentials():
     assert mask_uri("mongodb://127.0.0.1:27017") == "mongodb://127.0.0.1:27017"
 
 
-def test_row_hash_known_answer():
-    row = {"stem": "COL_2011-01-05_TDX_7_1_083", "quality_factor": 1, "valid": True,
-           "date_taken": datetime.date(2011, 1, 5), "front_length_km": 2.5,
-           "problems": [], "front_lines": [[[0.25, 0.5], [1.0, 0.0]]],
-           "zones_path": None}  # fmt: skip
+def test_catalog_hash_known_answer():
+    row = {"stem": "COL_2011-01-05_TDX_7_1_083", "row_sha": "0123456789abcdef0123456789abcdef",
+           "evaluation": {"m1": {"mde_m": 2.5, "status": "scored"}}}  # fmt: skip
     text = (
-        f"[{ig.INGEST_FORMAT},"
-        '{"date_taken":"2011-01-05","front_length_km":2.5,"front_lines":[[[0.25,0.5],[1.0,0.0]]],'
-        '"problems":[],"quality_factor":1,"stem":"COL_2011-01-05_TDX_7_1_083","valid":true,'
-        '"zones_path":null}]'
+        f'[{ig.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",'
+        '{"m1":{"mde_m":2.5,"status":"scored"}}]'
     )
-    expected = hashlib.sha256(text.encode()).hexdigest()[:32]
-    assert ig.row_hash(row) == expected
-    assert catalog_hash(row) == expected
+    assert ig.catalog_hash(row) == hashlib.sha256(text.encode()).hexdigest()[:32]
+    without = f'[{ig.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",null]'
+    row.pop("evaluation")
+    assert ig.catalog_hash(row) == hashlib.sha256(without.encode()).hexdigest()[:32]
 
 
-def test_row_hash_ignores_column_order_and_sees_changes(tmp_path):
+def test_catalog_hash_of_a_row_without_row_sha(tmp_path):
+    """A catalog made without row_sha (by hand, or an older workflow's)."""
     row = make_row(3, tmp_path)
-    assert ig.row_hash(row) == ig.row_hash(dict(reversed(list(row.items()))))
-    assert ig.row_hash(row) != ig.row_hash(row | {"quality_factor": 6})
-    assert ig.row_hash(row) != ig.row_hash(row | {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]})
+    assert "row_sha" not in row
+    assert ig.catalog_hash(row) == catalog_hash(row)
+    assert ig.catalog_hash(row) == ig.catalog_hash(dict(reversed(list(row.items()))))
+    assert ig.catalog_hash(row) != ig.catalog_hash(row | {"quality_factor": 6})
+    lines = {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]}
+    assert ig.catalog_hash(row) != ig.catalog_hash(row | lines)
+    assert ig.catalog_hash(row) != ig.catalog_hash(row | {"evaluation": {"m1": {"mde_m": 1.0}}})
 
 
 def test_duplicate_filepath_is_refused(tmp_path):

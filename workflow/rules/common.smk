@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 try:
-    from caffe_workflow import EVALUATION_VERSION, OUTPUT_VERSION
+    from caffe_workflow import EVALUATION_VERSION, OUTPUT_VERSION, ROW_FORMAT
 except ImportError:
     sys.exit(
         "Error: the package caffe_workflow is not importable: run this workflow "

@@ -29,5 +29,6 @@ rule process:
         images_root=f"{RESULTS}/images",
         thumbnail_height=config["thumbnail_height"],
         output_version=OUTPUT_VERSION,
+        row_format=ROW_FORMAT,
     script:
         "../scripts/process.py"

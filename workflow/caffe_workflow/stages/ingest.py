@@ -20,7 +20,6 @@ reported within seconds.
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import logging
@@ -56,12 +55,14 @@ from caffe_workflow.stages.ingest_models import (
     model_values,
     refresh_models,
 )
+from caffe_workflow.stages.process import row_sha
 from caffe_workflow.zoo_model import ZooModelError
 
 log = logging.getLogger("caffe_workflow.stages.ingest")
 
 # Bump when the mapping row -> sample changes, so every sample is rewritten once.
-INGEST_FORMAT = 1
+# 2: catalog_hash from the row's row_sha (stages/process.py), not the whole row.
+INGEST_FORMAT = 2
 
 MANAGED_TAGS = ("train", "test", "invalid")
 
@@ -79,6 +80,8 @@ OCEAN, GLACIER, ROCK, FRONT, EXTENT = (
 )
 
 REQUIRED_COLUMNS = ("stem", "split", "filepath", "valid")
+# What finds a catalog's new and changed rows (and its glaciers' names).
+LIGHT_COLUMNS = ["filepath", "split", "stem", "glacier", "glacier_name", "row_sha"]
 CHUNK = 1000  # catalog rows in memory at a time
 
 CITATION = (
@@ -178,8 +181,12 @@ class Catalog:
                 raise CatalogError(f"{path}: filepath {fp} appears twice")
             self.paths.add(fp)
 
+    def batches(self):
+        """The catalog as record batches of CHUNK rows."""
+        return self.file.iter_batches(batch_size=CHUNK)
+
     def chunks(self):
-        for batch in self.file.iter_batches(batch_size=CHUNK):
+        for batch in self.batches():
             yield batch.to_pylist()
 
 
@@ -188,16 +195,13 @@ def read_catalog(path: str | os.PathLike) -> list[dict]:
     return [row for chunk in Catalog(path).chunks() for row in chunk]
 
 
-def _json_default(value):
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
-def row_hash(row: dict) -> str:
-    """Stable hash of one catalog row (column order does not matter)."""
+def catalog_hash(row: dict) -> str:
+    """A sample's catalog_hash: the first 32 hex digits of the SHA-256 of the
+    JSON of [INGEST_FORMAT, the row's row_sha, its evaluations or null] (keys
+    sorted, no spaces). A catalog made without row_sha gets it computed."""
+    sha = row.get("row_sha") or row_sha(row)
     text = json.dumps(
-        [INGEST_FORMAT, row], sort_keys=True, separators=(",", ":"), default=_json_default
+        [INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -246,7 +250,7 @@ def _sample_values(fo, row: dict, models: dict | None = None) -> dict:
         num_channels=_CHANNELS.get(row.get("image_mode") or "L", 1),
     )
     values |= model_values(fo, row, models or {})
-    values["catalog_hash"] = row_hash(row)
+    values["catalog_hash"] = catalog_hash(row)
     return values
 
 
@@ -727,17 +731,30 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, models
 
     added = updated = 0
     glaciers = {}
-    for rows in catalog.chunks():
+    # With row_sha in the catalog, only the few columns that find the new and
+    # changed rows are read for every row; the rest only for those rows.
+    names = catalog.file.schema_arrow.names
+    light = [c for c in LIGHT_COLUMNS if c in names] if "row_sha" in names else None
+    for batch in catalog.batches():
+        rows = (batch.select(light) if light else batch).to_pylist()
         attach_evaluations(rows, models)
         new, changed = [], {}
-        for row in rows:
+        for i, row in enumerate(rows):
             if row.get("glacier"):
                 glaciers.setdefault(row["glacier"], row.get("glacier_name"))
             known = existing.get(row["filepath"])
             if known is None:
-                new.append(row)
-            elif known[1] != row_hash(row) or stale & set(row.get("evaluation") or ()):
-                changed[known[0]] = row
+                new.append(i)
+            elif known[1] != catalog_hash(row) or stale & set(row.get("evaluation") or ()):
+                changed[known[0]] = i
+        if light and (new or changed):
+            picked = sorted(new + list(changed.values()))
+            full = dict(zip(picked, batch.take(picked).to_pylist()))
+            attach_evaluations(list(full.values()), models)
+        else:
+            full = dict(enumerate(rows))
+        new = [full[i] for i in new]
+        changed = {sid: full[i] for sid, i in changed.items()}
         if new:
             # validate=False: the schema is declared and the values are typed
             # by the catalog's Parquet schema; validation doubled the cost of

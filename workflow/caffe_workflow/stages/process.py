@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime
 import hashlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -93,12 +95,37 @@ ROW_SCHEMA = pa.schema(
         # OUTPUT_VERSION when the row was made: a batch job redoes an image
         # only when this changes (or its folder is gone).
         ("fingerprint", pa.string()),
+        # Hash of the other columns, made with the row (row_sha): the ingest
+        # compares it with each sample's instead of reading and hashing every
+        # row at every run (3.4 s of a one-image rerun at 20,000 images).
+        ("row_sha", pa.string()),
     ]
 )
+# The rows of batch files written before row_sha: kept, and given one.
+_ROWS_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
+
+
+def _iso(value):
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def row_sha(row: dict) -> str:
+    """The first 32 hex digits of the SHA-256 of the JSON of the row's
+    catalog columns (all of ROW_SCHEMA but row_sha; a missing one is null),
+    keys sorted, no spaces, dates in ISO format."""
+    columns = {name: row.get(name) for name in ROW_SCHEMA.names if name != "row_sha"}
+    text = json.dumps(columns, sort_keys=True, separators=(",", ":"), default=_iso)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def rows_table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+    """The rows as a table of ROW_SCHEMA, each with its row_sha."""
+    return pa.Table.from_pylist(
+        [row if row.get("row_sha") else row | {"row_sha": row_sha(row)} for row in rows],
+        schema=ROW_SCHEMA,
+    )
 
 
 def fingerprint(image, zones, front, bbox, thumbnail_height: int) -> str:
@@ -308,7 +335,7 @@ def run_batch(
     if rows_path.exists():
         try:
             previous = pq.read_table(rows_path)
-            if previous.schema.equals(ROW_SCHEMA):
+            if previous.schema.equals(ROW_SCHEMA) or previous.schema.equals(_ROWS_WITHOUT_SHA):
                 old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
         except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
             print(f"not reusing {rows_path} ({err})", file=sys.stderr)
