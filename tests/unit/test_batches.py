@@ -1,6 +1,7 @@
 """caffe_workflow.batches: batches sized by bytes, members fixed once assigned."""
 
 from caffe_workflow import batches
+from caffe_workflow.caffe.layout import image_paths
 
 MB = 1_000_000
 
@@ -50,3 +51,22 @@ def test_small_images_are_also_limited_by_count():
     tiny = {("train", f"t{i:03d}"): 10 for i in range(7)}
     got = batches.assign(tiny, {}, budget=1 * MB, max_images=3)
     assert [got[k][0] for k in sorted(got)] == ["b0000"] * 3 + ["b0001"] * 3 + ["b0002"]
+
+
+def test_member_paths_are_the_layout_with_the_image_folder_canonical(tmp_path):
+    real = tmp_path / "real" / "data_raw"
+    (real / "sar_images" / "test").mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    stem = "COL_2011-01-05_TDX_7_1_083"
+    got = batches.member(link, "test", stem)
+    expected = {k: str(v) for k, v in image_paths(link, "test", stem).items()}
+    assert got == {
+        "split": "test",
+        "stem": stem,
+        "image": str(real / "sar_images" / "test" / f"{stem}.png"),
+        "zones": expected["zones"],
+        "front": expected["front"],
+        "bbox": expected["bbox"],
+    }
+    assert list(got) == ["split", "stem", "image", "zones", "front", "bbox"]

@@ -108,20 +108,23 @@ def update(
 
 
 @functools.cache
-def _split_dir(data_dir: str, split: str) -> Path:
-    """The canonical folder of a split's SAR images, resolved once per process
-    (member() is called for every image at every Snakemake start)."""
-    return canonical_dir(Path(data_dir) / SAR_DIR / split)
+def _files(data_dir: str, split: str) -> tuple[tuple[str, str, str], ...]:
+    """(name, folder + separator, suffix) of a split's SAR image (its folder
+    canonical) and label files, resolved once per process: member() runs for
+    every image at every Snakemake start, where building its paths with
+    pathlib took 1.3 s of a no-op rerun at 20,000 images."""
+    stem = "_"  # the layout's file names are the stem plus a suffix
+    files = [("image", str(canonical_dir(Path(data_dir) / SAR_DIR / split)) + os.sep, ".png")]
+    for name, path in label_paths(Path(data_dir), split, stem).items():
+        files.append((name, str(path.parent) + os.sep, path.name[len(stem) :]))
+    return tuple(files)
 
 
 def member(data_dir: str | os.PathLike, split: str, stem: str) -> dict:
     """What a batch job needs of an image: {split, stem, image, zones, front,
     bbox}, the image's path canonical as discovery gives it."""
-    image = _split_dir(str(data_dir), split) / f"{stem}.png"
-    labels = label_paths(Path(data_dir), split, stem)
-    return {"split": split, "stem": stem, "image": str(image)} | {
-        name: str(path) for name, path in labels.items()
-    }
+    files = _files(str(data_dir), split)
+    return {"split": split, "stem": stem} | {name: f"{d}{stem}{s}" for name, d, s in files}
 
 
 def members(path: str | os.PathLike, batch: str, data_dir: str | os.PathLike) -> list[dict]:
