@@ -119,9 +119,16 @@ def test_fronts_over_time_figure_has_one_panel_per_glacier(tmp_path, fiftyone_en
         # Lines were loaded for exactly the images drawn.
         assert part["front_lines"].notna().sum() == panel["images"]
         sizes = with_fronts.groupby(["width", "height"]).size()
-        assert panel["images"] == sizes.max() and panel["size"] in list(sizes.index)
+        assert panel["of"] == sizes.max() and panel["size"] in list(sizes.index)
+        assert panel["images"] == min(sizes.max(), plots.MAX_FRONTS)
         assert panel["polylines"] >= panel["images"] and panel["thumbnail"] in set(part["stem"])
         assert panel["first"] <= panel["last"]
+
+    # More fronts than a panel draws: evenly spaced, first and last included.
+    few = plots.plot_front_maps(df, tmp_path / "few.png", max_fronts=3)
+    for glacier, panel in few.items():
+        assert panel["images"] == min(drawn[glacier]["of"], 3)
+        assert (panel["first"], panel["last"]) == (drawn[glacier]["first"], drawn[glacier]["last"])
 
     # 7 panels: 3 columns by 3 rows, at the figure size plot_front_maps uses.
     with Image.open(figure) as image, Image.open(tmp_path / "again.png") as again:

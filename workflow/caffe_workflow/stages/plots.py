@@ -226,11 +226,25 @@ FRONT_MAP_COLUMNS = [
 ]  # fmt: skip
 
 
+# Fronts drawn per panel at most; beyond that, evenly spaced in time (the first
+# and last always), so the figure stays readable and its cost flat as an
+# archive grows (at 20,000 images a panel had up to 4,670 fronts: 4 s).
+MAX_FRONTS = 200
+
+
+def drawn_fronts(group: pd.DataFrame, limit: int = MAX_FRONTS) -> pd.DataFrame:
+    """The images of a footprint group (in date order) whose fronts are drawn:
+    all of them up to `limit`, else `limit` of them evenly spaced."""
+    if len(group) <= limit:
+        return group
+    return group.iloc[np.linspace(0, len(group) - 1, limit).round().astype(int)]
+
+
 def load_front_maps(path: str | os.PathLike) -> pd.DataFrame:
     """The figure's columns, with ``has_front``; ``front_lines`` only for the
-    images drawn (footprint_groups), None elsewhere: as Python lists every
-    image's lines made this the largest process of a rerun at 20,000 images
-    (381 MB), while they are compact in Arrow until then."""
+    images drawn (footprint_groups, drawn_fronts), None elsewhere: as Python
+    lists every image's lines made this the largest process of a rerun at
+    20,000 images (381 MB), while they are compact in Arrow until then."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -239,7 +253,7 @@ def load_front_maps(path: str | os.PathLike) -> pd.DataFrame:
     df = table.drop_columns(["front_lines"]).to_pandas()
     df["date_taken"] = pd.to_datetime(df["date_taken"])
     df["has_front"] = pc.fill_null(pc.list_value_length(lines), 0).to_numpy() > 0
-    groups = [g for g in footprint_groups(df).values() if not g.empty]
+    groups = [drawn_fronts(g) for g in footprint_groups(df).values() if not g.empty]
     drawn = np.sort(np.concatenate([g.index.to_numpy() for g in groups])) if groups else []
     df["front_lines"] = None
     if len(drawn):
@@ -306,12 +320,13 @@ def _date_ticks(dates: pd.Series) -> list[float]:
 _FRONT_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("plasma")(np.linspace(0.15, 1, 256)))
 
 
-def plot_front_maps(df: pd.DataFrame, path: Path) -> dict[str, dict]:
+def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) -> dict[str, dict]:
     """One panel per glacier: the fronts of its largest footprint group over
     the latest readable thumbnail of that group, coloured by date, each panel
     with its own colour bar, zoomed to the fronts. Returns per glacier what
-    was drawn: {"size", "images", "polylines", "sensors", "first", "last",
-    "thumbnail"} (size None and images 0 for a glacier without fronts)."""
+    was drawn: {"size", "images" (drawn), "of" (in the group), "polylines",
+    "sensors", "first", "last", "thumbnail"} (size None and images 0 for a
+    glacier without fronts)."""
     import matplotlib.dates as mdates
     from matplotlib.collections import LineCollection
 
@@ -327,21 +342,22 @@ def plot_front_maps(df: pd.DataFrame, path: Path) -> dict[str, dict]:
     for ax, (glacier, group) in zip(flat, groups.items()):
         if group.empty:
             _empty(ax, f"{glacier}: no traced fronts")
-            drawn[glacier] = {"size": None, "images": 0, "polylines": 0, "sensors": [],
+            drawn[glacier] = {"size": None, "images": 0, "of": 0, "polylines": 0, "sensors": [],
                               "first": None, "last": None, "thumbnail": None}  # fmt: skip
             continue
         width, height = int(group["width"].iloc[0]), int(group["height"].iloc[0])
+        shown = drawn_fronts(group, max_fronts)
         stem, thumb = _background(group)
         if thumb is not None:
             ax.imshow(np.asarray(thumb), cmap="gray", vmin=0, vmax=255,
                       extent=(0, width, height, 0), interpolation="bilinear")  # fmt: skip
         else:
             ax.set_facecolor("0.85")
-        days = mdates.date2num(group["date_taken"].dt.to_pydatetime())
-        lo, hi = float(days.min()), float(days.max())
+        days = mdates.date2num(shown["date_taken"].dt.to_pydatetime())
+        lo, hi = float(days.min()), float(days.max())  # the group's: first and last are shown
         norm = matplotlib.colors.Normalize(lo - (hi == lo), hi + (hi == lo))
         segments, colours = [], []
-        for lines, day in zip(group["front_lines"], days):
+        for lines, day in zip(shown["front_lines"], days):
             for line in lines:
                 points = np.asarray([tuple(p) for p in line], dtype=float)
                 if len(points) >= 2:
@@ -360,8 +376,9 @@ def plot_front_maps(df: pd.DataFrame, path: Path) -> dict[str, dict]:
         sensors = _in_order(group["satellite"], SENSOR_BANDS)
         resolutions = sorted(set(group["spatial_resolution"].dropna().astype(int)))
         res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
+        count = f"{len(shown)} of {len(group)}" if len(shown) < len(group) else f"{len(group)}"
         ax.set_title(
-            f"{glacier}: {len(group)} fronts, {'/'.join(sensors)}\n"
+            f"{glacier}: {count} fronts, {'/'.join(sensors)}\n"
             f"{width}\u00d7{height} px ({res}{group['date_taken'].dt.year.min()}"
             f"\u2013{group['date_taken'].dt.year.max()})",
             fontsize=9,
@@ -377,11 +394,12 @@ def plot_front_maps(df: pd.DataFrame, path: Path) -> dict[str, dict]:
         bar.ax.tick_params(labelsize=7)
         drawn[glacier] = {
             "size": (width, height),
-            "images": len(group),
+            "images": len(shown),
+            "of": len(group),
             "polylines": len(segments),
             "sensors": sensors,
-            "first": group["date_taken"].min().date(),
-            "last": group["date_taken"].max().date(),
+            "first": shown["date_taken"].min().date(),
+            "last": shown["date_taken"].max().date(),
             "thumbnail": stem,
         }
     for ax in flat[len(groups) :]:
