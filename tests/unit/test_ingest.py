@@ -6,6 +6,7 @@ which FiftyOne is already pointed; each test uses its own dataset name.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -68,7 +69,7 @@ def catalog_hash(row: dict) -> str:
                       default=lambda value: value.isoformat())  # fmt: skip
     sha = hashlib.sha256(text.encode()).hexdigest()[:32]
     text = json.dumps([ig.INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True,
-                      separators=(",", ":"))  # fmt: skip
+                      separators=(",", ":"), default=lambda value: value.isoformat())  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -159,6 +160,9 @@ def test_catalog_hash_of_a_row_without_row_sha(tmp_path):
     lines = {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]}
     assert ig.catalog_hash(row) != ig.catalog_hash(row | lines)
     assert ig.catalog_hash(row) != ig.catalog_hash(row | {"evaluation": {"m1": {"mde_m": 1.0}}})
+    # Evaluation rows carry dates (date_taken) too.
+    dated = row | {"evaluation": {"m1": {"date_taken": datetime.date(2011, 1, 5)}}}
+    assert ig.catalog_hash(dated) == catalog_hash(dated)
 
 
 def test_duplicate_filepath_is_refused(tmp_path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from caffe_workflow.stages.process import row_sha
+
 REPO = Path(__file__).resolve().parents[2]
 # Generous: the test machine is shared and `import fiftyone` alone can take 20 s.
 RUN_TIMEOUT = 600
@@ -134,6 +136,9 @@ def _relocate(value, workdir: str, results_dir: str | None = None):
 def catalog(workdir: Path, dataset: str | None = None) -> list[dict]:
     folder = results(workdir, dataset)
     rows = pq.read_table(folder / "catalog.parquet").to_pylist()
+    # row_sha hashes the row, whose paths hold the workdir: checked, then left out.
+    for row in rows:
+        assert row.pop("row_sha") == row_sha(row), row["stem"]
     return _relocate(rows, str(workdir), str(folder))
 
 

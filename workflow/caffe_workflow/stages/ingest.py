@@ -55,7 +55,7 @@ from caffe_workflow.stages.ingest_models import (
     model_values,
     refresh_models,
 )
-from caffe_workflow.stages.process import row_sha
+from caffe_workflow.stages.process import json_default, row_sha
 from caffe_workflow.zoo_model import ZooModelError
 
 log = logging.getLogger("caffe_workflow.stages.ingest")
@@ -198,10 +198,13 @@ def read_catalog(path: str | os.PathLike) -> list[dict]:
 def catalog_hash(row: dict) -> str:
     """A sample's catalog_hash: the first 32 hex digits of the SHA-256 of the
     JSON of [INGEST_FORMAT, the row's row_sha, its evaluations or null] (keys
-    sorted, no spaces). A catalog made without row_sha gets it computed."""
+    sorted, no spaces, dates in ISO format). A catalog made without row_sha gets it computed."""
     sha = row.get("row_sha") or row_sha(row)
     text = json.dumps(
-        [INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True, separators=(",", ":")
+        [INGEST_FORMAT, sha, row.get("evaluation")],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=json_default,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -105,7 +105,8 @@ ROW_SCHEMA = pa.schema(
 _ROWS_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
 
 
-def _iso(value):
+def json_default(value):
+    """Dates in ISO format for json.dumps; anything else unhashable is an error."""
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     raise TypeError(f"cannot hash {type(value).__name__}")
@@ -116,7 +117,7 @@ def row_sha(row: dict) -> str:
     catalog columns (all of ROW_SCHEMA but row_sha; a missing one is null),
     keys sorted, no spaces, dates in ISO format."""
     columns = {name: row.get(name) for name in ROW_SCHEMA.names if name != "row_sha"}
-    text = json.dumps(columns, sort_keys=True, separators=(",", ":"), default=_iso)
+    text = json.dumps(columns, sort_keys=True, separators=(",", ":"), default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
