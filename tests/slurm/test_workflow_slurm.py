@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from caffe_dev.sample_data import generate
+from caffe_workflow.stages.process import row_sha
 from slurm_cluster import SBIN_PATH
 
 # Slurm start-up, then two Snakemake runs in a row of up to TIMEOUT each.
@@ -156,6 +157,9 @@ def _relocate(value, workdir: Path):
 def catalog_rows(workdir: Path) -> list[dict]:
     (catalog,) = (workdir / "results").glob("*/catalog.parquet")
     rows = pq.read_table(catalog).to_pylist()
+    # row_sha hashes the row, whose paths hold the workdir: checked, then left out.
+    for row in rows:
+        assert row.pop("row_sha") == row_sha(row), row["stem"]
     return _relocate(rows, workdir)
 
 
