@@ -50,14 +50,23 @@ def canonical_path(path: str | os.PathLike) -> Path:
     return canonical_dir(head) / tail
 
 
-def image_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
-    """The SAR image ("sar") and its label files ("zones", "front", "bbox")."""
+def file_parts(data_dir: Path, split: str) -> dict[str, tuple[Path, str]]:
+    """(folder, suffix after the stem) of a split's SAR images ("sar") and
+    label files ("zones", "front", "bbox")."""
     data_dir = Path(data_dir)
     return {
-        "sar": data_dir / SAR_DIR / split / f"{stem}.png",
-        "zones": data_dir / ZONES_DIR / split / f"{stem}{ZONES_SUFFIX}",
-        "front": data_dir / FRONTS_DIR / split / f"{stem}{FRONT_SUFFIX}",
-        "bbox": data_dir / BOXES_DIR / f"{stem}{BOX_SUFFIX}",
+        "sar": (data_dir / SAR_DIR / split, ".png"),
+        "zones": (data_dir / ZONES_DIR / split, ZONES_SUFFIX),
+        "front": (data_dir / FRONTS_DIR / split, FRONT_SUFFIX),
+        "bbox": (data_dir / BOXES_DIR, BOX_SUFFIX),
+    }
+
+
+def image_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
+    """The SAR image ("sar") and its label files ("zones", "front", "bbox")."""
+    return {
+        name: folder / f"{stem}{suffix}"
+        for name, (folder, suffix) in file_parts(data_dir, split).items()
     }
 
 

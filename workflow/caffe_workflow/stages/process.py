@@ -299,6 +299,7 @@ def process(
     row["valid"] = not problems
     row["problems"] = problems
     row["warnings"] = warns
+    row["row_sha"] = row_sha(row)  # once: the batch's table keeps it
     pq.write_table(rows_table([row]), work / "metadata.parquet")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(work, out_dir)
