@@ -109,3 +109,46 @@ def reference_scores(x: np.ndarray, weights, biases, kernel: int = 3, sigmoid: b
     b = np.asarray(biases, dtype=np.float64)[:, None, None]
     out = w * smooth[None] + b
     return expit(out) if sigmoid else out
+
+
+def small_net(path: str | os.PathLike, kind: str, channels: int = 8, seed: int = 0) -> str:
+    """A small fully convolutional network for the benchmark: 3 x 3 conv (1 ->
+    `channels`), ReLU, 3 x 3 conv (`channels` -> `channels`), ReLU, 1 x 1 conv
+    to 4 (zones) or 1 (fronts) logits; fixed random weights from `seed`."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    classes = 4 if kind == "zones" else 1
+    shapes = {
+        "w1": (channels, 1, 3, 3),
+        "w2": (channels, channels, 3, 3),
+        "w3": (classes, channels, 1, 1),
+    }
+    inits = []
+    for name, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:]))
+        w = rng.normal(0, 1 / np.sqrt(fan_in), size=shape).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, name))
+        b = rng.normal(0, 0.1, size=shape[0]).astype(np.float32)
+        inits.append(numpy_helper.from_array(b, name.replace("w", "b")))
+    conv3 = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], **conv3),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], **conv3),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Conv", ["r2", "w3", "b3"], ["logits"], kernel_shape=[1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "caffe_bench_net",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes, "H", "W"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, 9)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return str(path)

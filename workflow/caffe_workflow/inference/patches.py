@@ -84,8 +84,12 @@ def patch_weights(options: TilingOptions) -> np.ndarray:
 
 def scale(image: np.ndarray, options: TilingOptions) -> np.ndarray:
     """uint8 pixels -> the network's input: x / 255, then (x - mean) / std."""
-    scaled = image.astype(np.float32) / np.float32(255.0)
-    return (scaled - np.float32(options.mean)) / np.float32(options.std)
+    # In place: a full-size image is tens of MB per float32 copy.
+    scaled = image.astype(np.float32)
+    scaled /= np.float32(255.0)
+    scaled -= np.float32(options.mean)
+    scaled /= np.float32(options.std)
+    return scaled
 
 
 def activate(scores: np.ndarray, activation: str) -> np.ndarray:
