@@ -22,8 +22,9 @@ from caffe_dev.onnx_nets import (
     zones_net,
 )
 from caffe_workflow.inference import onnx_model, patches
+from caffe_workflow.inference.check import precheck
 from caffe_workflow.inference.command_model import command_line, run_command
-from caffe_workflow.inference.predict import predict_onnx
+from caffe_workflow.inference.predict import predict, predict_onnx
 from caffe_workflow.inference.spec import (
     ModelError,
     TilingOptions,
@@ -498,3 +499,80 @@ def test_missing_program_is_one_line(tmp_path):
 def test_command_line_quotes_and_keeps_other_braces():
     line = command_line("awk '{print}' {input_dir} > {output_dir}/x", "/tmp/in put", "/o")
     assert line == "awk '{print}' '/tmp/in put' > /o/x"
+
+
+def test_command_outputs_end_as_the_same_files(tmp_path):
+    """predict() on a command model: what the command wrote (here in a
+    subfolder) is copied to <stem>_zones.png; an image it skipped is one line."""
+    script = tmp_path / "nested_model.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys
+            from PIL import Image
+            src, dst = sys.argv[1], sys.argv[2]
+            os.makedirs(os.path.join(dst, "deep"))
+            for name in sorted(os.listdir(src))[:1]:
+                img = Image.open(os.path.join(src, name)).point(lambda v: 254 if v > 128 else 64)
+                img.save(os.path.join(dst, "deep", name[:-4] + "_zones.png"))
+            """
+        )
+    )
+    spec = parse_model(
+        "nested",
+        {"command": f"{sys.executable} {script} {{input_dir}} {{output_dir}}", "kind": "zones"},
+    )
+    images = []
+    for i, stem in enumerate(["SI_1995-11-13_ERS_20_3_109", "SI_2003-12-05_ENVISAT_20_4_152"]):
+        images.append(tmp_path / f"{stem}.png")
+        Image.fromarray(sar_like(40, 50, seed=i)).save(images[-1])
+    out = tmp_path / "results" / "models" / "nested"
+    run = predict(spec, images, out)
+    assert run.provider == "command" and list(run.written) == ["SI_1995-11-13_ERS_20_3_109"]
+    assert sorted(p.name for p in out.iterdir()) == ["SI_1995-11-13_ERS_20_3_109_zones.png"]
+    got = np.asarray(Image.open(out / "SI_1995-11-13_ERS_20_3_109_zones.png"))
+    np.testing.assert_array_equal(got, np.where(sar_like(40, 50, seed=0) > 128, 254, 64))
+    assert run.problems == [
+        "model nested: its command wrote no SI_2003-12-05_ENVISAT_20_4_152_zones.png "
+        f"for image {images[1]}"
+    ]
+    assert [p.name for p in out.parent.iterdir()] == ["nested"]  # the temporary folder is gone
+
+
+def test_command_writing_the_wrong_kind(tmp_path):
+    spec = parse_model(
+        "wrong",
+        {
+            "command": f"{sys.executable} -c "
+            "\"import sys; open(sys.argv[2] + '/a_front.png', 'wb')\" {input_dir} {output_dir}",
+            "kind": "zones",
+        },
+    )
+    with pytest.raises(ModelError) as err:
+        predict(spec, [], tmp_path / "out")
+    assert (
+        str(err.value)
+        == "model wrong: its command wrote front files, but the model's kind is zones"
+    )
+
+
+def test_precheck_loads_each_model_once(tmp_path):
+    good = zones_net(tmp_path / "good.onnx")
+    specs = parse_config({"good": {"onnx": good, "kind": "zones"}})
+    record = tmp_path / "results" / "models_checked.json"
+    assert precheck(specs, record) == {"good": "CPUExecutionProvider"}
+    assert precheck(specs, record) == {}  # nothing changed: no subprocess
+    zones_net(tmp_path / "good.onnx", kernel=5)  # a new model file: checked again
+    assert precheck(parse_config({"good": {"onnx": good, "kind": "zones"}}), record) == {
+        "good": "CPUExecutionProvider"
+    }
+
+
+def test_precheck_stops_with_one_line(tmp_path):
+    bad = fronts_net(tmp_path / "front.onnx")
+    specs = parse_config({"zones_model": {"onnx": bad, "kind": "zones"}})
+    with pytest.raises(SystemExit) as stop:
+        precheck(specs, tmp_path / "models_checked.json")
+    message = str(stop.value.code)
+    assert message.startswith("Error: model zones_model: output logits has shape")
+    assert "\n" not in message and not (tmp_path / "models_checked.json").exists()

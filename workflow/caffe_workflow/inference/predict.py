@@ -4,13 +4,16 @@ or ``<stem>_front.png`` (0/255) per image, the files CaFFe's labels and the
 
 A model that cannot run stops the batch with ModelError (one line); an image
 that cannot be read is one line in `problems` and the other images go on.
-Command models: command_model.run_command, whose output folder the
-`predictions` readers read.
+A command model writes into a temporary folder in any layout the
+`predictions` key accepts; its files are read with that key's reader and
+copied to the same names, so both kinds of model end as the same files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,7 @@ CONVERTIBLE = {"1", "P", "RGB", "RGBA", "LA"}
 
 @dataclass
 class PredictionRun:
-    provider: str  # the onnxruntime execution provider the model ran on
+    provider: str  # the onnxruntime execution provider, or "command"
     written: dict[str, str] = field(default_factory=dict)  # stem -> file
     problems: list[str] = field(default_factory=list)  # one line each
 
@@ -52,7 +55,7 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
 def write_png(path: str | os.PathLike, mask: np.ndarray) -> None:
     from PIL import Image
 
-    write_atomically(path, lambda f: Image.fromarray(mask, mode="L").save(f, format="PNG"))
+    write_atomically(path, lambda f: Image.fromarray(mask).save(f, format="PNG"))
 
 
 def output_path(spec: ModelSpec, out_dir: str | os.PathLike, stem: str) -> Path:
@@ -85,3 +88,67 @@ def predict_onnx(
         write_png(target, mask)
         run.written[stem] = str(target)
     return run
+
+
+def _copy_from(source: str):
+    def write(f):
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, f)
+
+    return write
+
+
+def predict_command(
+    spec: ModelSpec,
+    images: list[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    log: str | os.PathLike | None = None,
+) -> PredictionRun:
+    """Run the command of `spec` on the images, then copy what it wrote for
+    each of them to ``out_dir/<stem><suffix>``. An image it wrote nothing for
+    is one line in `problems`."""
+    from caffe_workflow.inference.command_model import run_command
+    from caffe_workflow.inference.spec import ModelError
+    from caffe_workflow.predictions import PredictionsError, find_predictions
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = PredictionRun(provider="command")
+    # Beside out_dir (same file system), hidden, removed afterwards.
+    with tempfile.TemporaryDirectory(prefix=f".{spec.name}-output-", dir=out_dir.parent) as tmp:
+        run_command(spec, images, tmp, log=log)
+        try:
+            found = find_predictions(spec.name, tmp)
+        except PredictionsError as err:
+            raise ModelError(f"model {spec.name}: what its command wrote: {err}") from None
+        wrote = "zones" if found.kind == "zones" else "fronts"
+        if wrote != spec.kind:
+            raise ModelError(
+                f"model {spec.name}: its command wrote {found.kind} files, but the model's "
+                f"kind is {spec.kind}"
+            )
+        for image in images:
+            stem = stem_of(image)
+            source = found.files.get(stem)
+            if source is None:
+                run.problems.append(
+                    f"model {spec.name}: its command wrote no {stem}{spec.suffix} for image {image}"
+                )
+                continue
+            target = output_path(spec, out_dir, stem)
+            write_atomically(target, _copy_from(source))
+            run.written[stem] = str(target)
+    return run
+
+
+def predict(
+    spec: ModelSpec,
+    images: list[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    threads: int | None = None,
+    log: str | os.PathLike | None = None,
+) -> PredictionRun:
+    """One batch of images through the model of `spec`, ONNX or command."""
+    if spec.onnx is not None:
+        return predict_onnx(spec, images, out_dir, threads=threads)
+    return predict_command(spec, images, out_dir, log=log)
