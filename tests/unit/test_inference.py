@@ -2,6 +2,7 @@
 run on generated images, against what the same network gives computed with
 SciPy, independently of the module's tiling code."""
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -576,3 +577,27 @@ def test_precheck_stops_with_one_line(tmp_path):
     message = str(stop.value.code)
     assert message.startswith("Error: model zones_model: output logits has shape")
     assert "\n" not in message and not (tmp_path / "models_checked.json").exists()
+
+
+def test_run_job_writes_masks_and_a_manifest(tmp_path):
+    from caffe_workflow.inference.job import run_job
+
+    net = zones_net(tmp_path / "z.onnx")
+    good = tmp_path / "Mapple_2008-10-13_TSX_7_2_034.png"
+    Image.fromarray(sar_like(300, 270)).save(good)
+    bad = tmp_path / "Mapple_2016-07-03_S1_20_2_009.png"
+    bad.write_bytes(b"")
+    out = tmp_path / "results" / "caffe" / "models" / "baseline_zones"
+    record = run_job(
+        "baseline_zones",
+        {"onnx": net, "kind": "zones"},
+        [good, bad],
+        out,
+        out / "manifest.json",
+        threads=1,
+    )
+    assert record == json.loads((out / "manifest.json").read_text())
+    assert record["provider"] == "CPUExecutionProvider"
+    assert record["written"] == {good.stem: str(out / f"{good.stem}_zones.png")}
+    assert len(record["problems"]) == 1 and str(bad) in record["problems"][0]
+    assert len(record["fingerprint"]["onnx_sha256"]) == 64
