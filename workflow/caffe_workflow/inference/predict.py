@@ -22,9 +22,9 @@ import numpy as np
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.inference.spec import ModelSpec
 
-# Modes Pillow turns into 8-bit grayscale as OpenCV's IMREAD_GRAYSCALE (the
-# official reader) does; other modes (16-bit, float) would need a scaling the
-# official code does not define.
+# Modes Pillow turns into 8-bit grayscale with the ITU-R 601 luma weights that
+# OpenCV's IMREAD_GRAYSCALE (the official reader) uses too; other modes
+# (16-bit, float) would need a scaling the official code does not define.
 CONVERTIBLE = {"1", "P", "RGB", "RGBA", "LA"}
 
 
