@@ -657,8 +657,9 @@ def _free_demo_name(data_dir, base: str, say) -> str | None:
         say(f"sample_data: demo dataset name not checked ({str(err).splitlines()[0]})")
         return None
     if taken:
-        say(f"sample_data: the demo dataset is {name}: {', '.join(taken)} "
-            "belong to other folders' demos")  # fmt: skip
+        belong = "belongs to another folder's demo" if len(taken) == 1 else \
+            "belong to other folders' demos"  # fmt: skip
+        say(f"sample_data: the demo dataset is {name}: {', '.join(taken)} {belong}")
     return name
 
 
