@@ -493,7 +493,7 @@ def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike],
             bar.set_postfix_str(paths[key].name, refresh=True)
             step(paths[key])
             bar.update()
-        bar.set_postfix_str("done", refresh=False)
+        bar.set_postfix_str("", refresh=False)
 
 
 def main(argv: list[str] | None = None) -> int:
