@@ -9,7 +9,12 @@ slots with the real per-glacier and per-satellite counts; the first seven
 slots already cover every glacier, every satellite and both splits.
 
 CLI: ``python -m caffe_dev.sample_data OUT_DIR --count N [--seed S]
-[--size small|medium|full] [--first-index K] [--force] [--jobs J]``.
+[--size small|medium|full] [--first-index K] [--force] [--jobs J]
+[--predictions DIR] [--dataset-record FILE [--dataset NAME]]``.
+
+``make demo`` also asks it for the name of the demo's dataset
+(:func:`demo_dataset`): ``caffe-sample`` unless another folder's demo built
+that one, then the first free of ``caffe-sample-2``, ``-3``, ...
 
 Uses numpy (this is a data generator, not a per-image workflow job).
 """
@@ -594,6 +599,70 @@ def write_line_predictions(
     return stems
 
 
+DEMO_DATASET = "caffe-sample"
+
+
+def demo_dataset(data_dir, record, explicit: str | None = None, base: str = DEMO_DATASET,
+                 say=print) -> str:  # fmt: skip
+    """The FiftyOne dataset `make demo` builds from `data_dir`, kept in `record`.
+
+    `explicit` (make demo DATASET=NAME) is taken as given. Otherwise the name
+    recorded by an earlier demo in this folder, else `base` or, when `base`
+    belongs to another folder's data (a second clone's demo: same images,
+    other paths), the first of `base`-2, `base`-3, ... that is free or this
+    folder's. Taking the other clone's dataset over would delete its samples,
+    and with them the tags and fields a user put on them.
+    """
+    record = Path(record)
+    if explicit:
+        name = explicit
+    elif record.is_file() and record.read_text().strip():
+        return record.read_text().strip()
+    else:
+        name = _free_demo_name(data_dir, base, say)
+        if name is None:
+            return base  # unchecked: not recorded; the run's own check decides
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(name + "\n")
+    return name
+
+
+def _free_demo_name(data_dir, base: str, say) -> str | None:
+    """`base` or the first `base`-N this data_dir may write into; None when
+    the database cannot be asked."""
+    from caffe_workflow.caffe.layout import canonical_dir, canonical_path
+    from caffe_workflow.database import check_database
+    from caffe_workflow.ownership import OwnershipError, check_owner
+
+    folder = str(canonical_dir(data_dir))
+    try:
+        check_database()
+        os.environ.setdefault("FIFTYONE_LOGGING_LEVEL", "ERROR")  # its notices are not ours
+        import fiftyone as fo
+
+        taken = []
+        for n in range(1, 1000):
+            name = base if n == 1 else f"{base}-{n}"
+            if not fo.dataset_exists(name):
+                break
+            ds = fo.load_dataset(name)
+            paths = [] if ds.info.get("data_dir") else ds.distinct("filepath")
+            try:
+                check_owner(name, ds.info, [str(canonical_path(p)) for p in paths], folder,
+                            take_over=False)  # fmt: skip
+                break
+            except OwnershipError:
+                taken.append(f"{name} ({ds.info.get('data_dir', 'other images')})")
+    except Exception as err:  # the database: the run's ingest says what is wrong
+        say(f"sample_data: demo dataset name not checked ({str(err).splitlines()[0]})")
+        return None
+    if taken:
+        belong = "belongs to another folder's demo" if len(taken) == 1 else \
+            "belong to other folders' demos"  # fmt: skip
+        say(f"sample_data: the demo dataset is {name}: {', '.join(taken)} {belong}")
+    return name
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m caffe_dev.sample_data",
@@ -617,6 +686,12 @@ def main(argv=None) -> int:
         help=f"also write the test-split predictions of the synthetic model {DEMO_MODEL} "
         "(labels with the zones shifted 3 pixels) to DIR",
     )
+    ap.add_argument(
+        "--dataset-record",
+        metavar="FILE",
+        help="choose the demo's dataset name (see demo_dataset) and write it to FILE",
+    )
+    ap.add_argument("--dataset", metavar="NAME", help="with --dataset-record: this name")
     a = ap.parse_args(argv)
     start = time.perf_counter()
     stats: dict = {}
@@ -640,6 +715,8 @@ def main(argv=None) -> int:
     if a.predictions:
         stems = write_shifted_predictions(a.out_dir, a.predictions)
         print(f"sample_data: {len(stems)} predictions of {DEMO_MODEL} -> {a.predictions}")
+    if a.dataset_record:
+        demo_dataset(a.out_dir, a.dataset_record, a.dataset)
     return 0
 
 

@@ -326,3 +326,29 @@ def test_names_stay_unique_and_valid_past_the_distinct_dates():
     repeated = [s for s in stems if len(s.split("_")) == 7]
     assert repeated and all(s.endswith(("_r1", "_r2")) for s in repeated)
     assert all(not parse_stem(s).problems for s in repeated[:50] + stems[:50])
+
+
+def test_demo_dataset_explicit_name_is_recorded(tmp_path):
+    record = tmp_path / "sample_data" / "dataset_name"
+    assert sd.demo_dataset(tmp_path / "data_raw", record, explicit="mine") == "mine"
+    assert record.read_text() == "mine\n"
+
+
+def test_demo_dataset_keeps_the_recorded_name_without_asking_the_database(tmp_path):
+    record = tmp_path / "dataset_name"
+    record.write_text("caffe-sample-3\n")
+
+    def no_database(*args):
+        raise AssertionError("the database was asked")
+
+    assert sd.demo_dataset(tmp_path / "data_raw", record, say=no_database) == "caffe-sample-3"
+
+
+def test_demo_dataset_unchecked_name_is_not_recorded(tmp_path, monkeypatch):
+    # An unreachable database: the default name, not recorded, and one line.
+    monkeypatch.setenv("FIFTYONE_DATABASE_URI", "mongodb://127.0.0.1:9")
+    said = []
+    record = tmp_path / "dataset_name"
+    assert sd.demo_dataset(tmp_path / "data_raw", record, say=said.append) == "caffe-sample"
+    assert not record.exists()
+    assert len(said) == 1 and said[0].startswith("sample_data: demo dataset name not checked (")

@@ -33,7 +33,10 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     (front,) = data_dir.glob(f"fronts/*/{broken}_front.png")
     front.unlink()
 
-    snakemake(workdir, data_dir, fiftyone_env)
+    # data_dir spelled with `..`: the report names the folder it resolves to.
+    (tmp_path / "elsewhere").mkdir()
+    spelled = tmp_path / "elsewhere" / ".." / "data_raw"
+    snakemake(workdir, spelled, fiftyone_env)
     out = runner.results(workdir, DATASET) / "report"
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
     for name in ("images_over_time.png", "quality_resolution.png", "front_length.png",
@@ -43,9 +46,10 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     table = (out / "validation.html").read_text()
     assert f"<td>{broken}</td>" in table and "front mask missing" in table
     assert "<b>14</b> images: <b>13</b> valid, <b>1</b> invalid" in table
+    assert f"Images from <code>{data_dir}</code>." in table
 
     report = tmp_path / "report.html"
-    snakemake(workdir, data_dir, fiftyone_env, "--report", str(report))
+    snakemake(workdir, spelled, fiftyone_env, "--report", str(report))
     html = report.read_text()
     # Results are embedded as a JSON object: path -> name, caption, data URI.
     match = re.search(r"var results = (\{.*?\});\n", html)
@@ -59,6 +63,7 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     assert "Calving fronts over time, one panel per glacier" in captions["fronts_over_time.png"]
     assert "flow direction is not in CaFFe" in captions["fronts_over_time.png"]
     assert "Validation table" in captions["validation.html"]
+    assert f"results/{DATASET}/validation_report.md" in captions["validation.html"]
     for name, r in results.items():
         assert r["job_properties"]["rule"] == "plots"
         header, data = r["data_uri"].split(",", 1)
@@ -69,4 +74,7 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
         results["front_length.png"]["data_uri"].split(",", 1)[1]))) as image:  # fmt: skip
         assert image.format == "PNG"
     # The workflow description (workflow/report/workflow.rst), with the config.
-    assert "CaFFe workflow" in html and os.fspath(data_dir) in html
+    assert "CaFFe workflow" in html and os.fspath(spelled) in html
+    assert f"results/{DATASET}/catalog.parquet" in html
+    text = re.sub(r"<[^>]+>", "", html)  # docutils marks up the literal's parts
+    assert f"make app DATASET={DATASET} (served until Ctrl-C)" in text

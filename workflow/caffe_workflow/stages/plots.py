@@ -13,6 +13,7 @@ name could not be parsed (no glacier or date) appear only in the table.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 from pathlib import Path
@@ -66,6 +67,17 @@ def _satellites(df: pd.DataFrame) -> list[str]:
     return _in_order(df["satellite"], SENSOR_BANDS)
 
 
+def _count(n: int, word: str) -> str:
+    """1 front, 2 fronts."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _years(dates: pd.Series) -> str:
+    """The years of `dates`: 2004, or 2004\u20132011."""
+    first, last = dates.dt.year.min(), dates.dt.year.max()
+    return f"{first}" if first == last else f"{first}\u2013{last}"
+
+
 def _colour(sat: str):
     return SAT_COLOURS.get(sat, OTHER)
 
@@ -109,7 +121,7 @@ def plot_timeline(df: pd.DataFrame, path: Path) -> None:
             title="sensor (images)", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
         )
     ax.set_xlabel("acquisition date")
-    ax.set_title(f"{len(dated)} images per glacier over time, by sensor")
+    ax.set_title(f"{_count(len(dated), 'image')} per glacier over time, by sensor")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -198,7 +210,7 @@ def plot_front_length(df: pd.DataFrame, path: Path) -> None:
                 label=None if sat in shown else sat,
             )
             shown.add(sat)
-        ax.set_title(f"{glacier} ({len(part)} images)", fontsize=10)
+        ax.set_title(f"{glacier} ({_count(len(part), 'image')})", fontsize=10)
         ax.set_ylabel("front length (km)")
         ax.grid(alpha=0.3)
     for ax in flat[len(glaciers) :]:
@@ -376,11 +388,11 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
         sensors = _in_order(group["satellite"], SENSOR_BANDS)
         resolutions = sorted(set(group["spatial_resolution"].dropna().astype(int)))
         res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
-        count = f"{len(shown)} of {len(group)}" if len(shown) < len(group) else f"{len(group)}"
+        count = (f"{len(shown)} of {_count(len(group), 'front')}" if len(shown) < len(group)
+                 else _count(len(group), "front"))  # fmt: skip
         ax.set_title(
-            f"{glacier}: {count} fronts, {'/'.join(sensors)}\n"
-            f"{width}\u00d7{height} px ({res}{group['date_taken'].dt.year.min()}"
-            f"\u2013{group['date_taken'].dt.year.max()})",
+            f"{glacier}: {count}, {'/'.join(sensors)}\n"
+            f"{width}\u00d7{height} px ({res}{_years(group['date_taken'])})",
             fontsize=9,
         )
         bar = fig.colorbar(
@@ -421,8 +433,16 @@ th { background: #eee; }
 _COLUMNS = {"split": "split", "stem": "image", "kind": "kind", "what": "what", "filepath": "file"}
 
 
+def source_folders(df: pd.DataFrame) -> list[str]:
+    """The data folders the catalog's images come from (each image is
+    ``<data_dir>/sar_images/<split>/<stem>.png``, its path resolved)."""
+    paths = df["filepath"].dropna()
+    return sorted({str(Path(p).parents[2]) for p in paths})
+
+
 def validation_html(df: pd.DataFrame) -> str:
-    """A self-contained HTML page: counts, then one row per problem or warning."""
+    """A self-contained HTML page: the data folder and the counts, then one
+    row per problem or warning."""
     invalid = df[~df["valid"].astype(bool)]
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
     items = pd.concat(
@@ -440,23 +460,40 @@ def validation_html(df: pd.DataFrame) -> str:
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>CaFFe validation</title><style>{_STYLE}</style></head><body>"
+        f"<p>Images from <code>{', '.join(map(html.escape, source_folders(df)))}</code>.</p>"
         f"<p><b>{len(df)}</b> images: <b>{len(df) - len(invalid)}</b> valid, "
         f"<b>{len(invalid)}</b> invalid (tagged <code>invalid</code> in the dataset), "
         f"<b>{len(warned)}</b> with warnings.</p>{body}</body></html>\n"
     )
 
 
-def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike]) -> None:
-    """Write every item of OUTPUTS to `paths` ({key: file})."""
+def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike],
+              progress: bool = True) -> None:  # fmt: skip
+    """Write every item of OUTPUTS to `paths` ({key: file}), with a progress
+    bar (one step per item) on stderr unless not `progress`."""
+    from tqdm import tqdm
+
     df = load(catalog)
     paths = {key: Path(paths[key]) for key in OUTPUTS}
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    plot_timeline(df, paths["timeline"])
-    plot_mix(df, paths["mix"])
-    plot_front_length(df, paths["fronts"])
-    plot_front_maps(load_front_maps(catalog), paths["front_maps"])
-    paths["validation"].write_text(validation_html(df), encoding="utf-8")
+    steps = {
+        "timeline": lambda path: plot_timeline(df, path),
+        "mix": lambda path: plot_mix(df, path),
+        "fronts": lambda path: plot_front_length(df, path),
+        "front_maps": lambda path: plot_front_maps(load_front_maps(catalog), path),
+        "validation": lambda path: path.write_text(validation_html(df), encoding="utf-8"),
+    }
+    # A handful of updates, each shown (mininterval 0): the bar says which
+    # figure is being drawn, in the console and in the rule's log.
+    with tqdm(total=len(steps), desc="plots", unit="figure", file=sys.stderr,
+              mininterval=0, disable=not progress,
+              bar_format="{desc}: {n_fmt}/{total_fmt} figures{postfix}") as bar:  # fmt: skip
+        for key, step in steps.items():
+            bar.set_postfix_str(paths[key].name, refresh=True)
+            step(paths[key])
+            bar.update()
+        bar.set_postfix_str("", refresh=False)
 
 
 def main(argv: list[str] | None = None) -> int:
