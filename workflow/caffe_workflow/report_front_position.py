@@ -146,23 +146,31 @@ def plot_front_positions(
                 label=label,
                 **style,
             )
-        direction = (
-            "\u2191 advance (towards the ocean)\n\u2193 retreat"
-            if ref.downstream_known
-            else "flow sign unknown\n(no zone masks)"
-        )
-        ax.text(0.01, 0.97, direction, transform=ax.transAxes, va="top", fontsize=7, color="0.3")
         left = sum(info["left_out"].values())
-        note = f", {left} left out (cover < {min_coverage:.0%})" if left else ""
+        notes = [f"{left} fronts left out"] if left else []
+        if ref.extent_spread > fp.EXTENT_TOLERANCE:
+            notes.append("images cover different ground")
         ax.set_title(
-            f"{glacier}: box {ref.width_m / 1000:.1f} km wide, flow {ref.flow_angle_deg:.0f}\u00b0"
-            f" (0 = right, 90 = down){note}",
+            f"{glacier}: box {ref.width_m / 1000:.1f} km wide, "
+            f"flow {ref.flow_angle_deg:.0f}\u00b0 in the image"
+            + ("\n" + ", ".join(notes) if notes else ""),
             fontsize=9,
         )
-        locator = mdates.AutoDateLocator(maxticks=6)
+        if not sum(info["series"].values()):
+            ax.text(0.5, 0.5, f"no front crosses {min_coverage:.0%} of the box width",
+                    ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.set_ylabel("position (m)")
+        ax.set_ylabel(
+            "position (m)\n\u2191 advance  \u2193 retreat"
+            if ref.downstream_known
+            else "position (m)\nflow sign unknown",
+            fontsize=8,
+        )
         ax.grid(alpha=0.3)
     for ax in flat[len(glaciers) :]:
         ax.set_axis_off()

@@ -388,7 +388,7 @@ def _labelled(catalog: pd.DataFrame) -> pd.DataFrame:
     """Rows with a glacier, a date, a size, a resolution and a traced front."""
     need = ["glacier", "date_taken", "width", "height", "spatial_resolution", "front_lines"]
     df = catalog.dropna(subset=need)
-    has = df["front_lines"].map(lambda v: v is not None and len(v) > 0)
+    has = df["front_lines"].map(lambda v: v is not None and len(v) > 0).astype(bool)
     return df[has]
 
 
@@ -555,7 +555,7 @@ def positions(
             df = df[df["valid"].fillna(False).astype(bool)]
         need = ["glacier", "date_taken", "width", "height", "resolution", "front_lines"]
         df = df.dropna(subset=need)
-        df = df[df["front_lines"].map(lambda v: v is not None and len(v) > 0)]
+        df = df[df["front_lines"].map(lambda v: v is not None and len(v) > 0).astype(bool)]
         rows += _rows_positions(df, refs, model, "resolution", min_coverage)
     table = pd.DataFrame(rows, columns=POSITION_COLUMNS)
     table["date"] = pd.to_datetime(table["date"])
