@@ -112,14 +112,22 @@ def test_parts_of_a_front_outside_the_bounding_box_are_left_out():
     assert fp.front_position_m(front, ref).position_m == pytest.approx(300.0)
 
 
-def test_front_orientation_follows_the_chords_not_the_ragged_steps():
+def test_front_orientation_follows_the_fronts_course_not_its_steps_or_branches():
     # a staircase from (0, 0) to (1000, 0): as much length up and down as along
     xs = np.repeat(np.arange(0.0, 1001.0, 50.0), 2)[1:]
     ys = np.tile([0.0, 40.0, 40.0, 0.0], len(xs) // 4 + 1)[: len(xs)]
-    angle, strength = fp.front_orientation([np.stack([xs, ys], axis=1)])
+    angle, strength = fp.front_orientation([[np.stack([xs, ys], axis=1)]])
     assert angle == pytest.approx(0.0, abs=0.05)
     assert strength == pytest.approx(1.0)
-    angle, _ = fp.front_orientation([np.array([[0.0, 0.0], [100.0, 100.0]])])
+    # a branch traced as its own polyline from a junction does not turn it
+    main = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    branch = np.array([[500.0, 0.0], [700.0, 300.0]])
+    angle, _ = fp.front_orientation([[main, branch]])
+    assert angle == pytest.approx(0.0, abs=1e-9)
+    # two fronts at 0 and 90 degrees: no direction prevails
+    angle, strength = fp.front_orientation([[main], [main[:, ::-1]]])
+    assert strength == pytest.approx(0.0, abs=1e-9)
+    angle, _ = fp.front_orientation([[np.array([[0.0, 0.0], [100.0, 100.0]])]])
     assert angle == pytest.approx(math.pi / 4)
 
 
