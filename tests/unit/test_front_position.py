@@ -257,6 +257,18 @@ def test_model_fronts_are_their_own_series_also_on_images_without_labels(tmp_pat
     assert len(net) == 1 and net["stem"].iloc[0] == "G_2010-01-01_S1_20_1_001"
     first = table[table["source"] == "label"].sort_values("date")["position_m"].iloc[0]
     assert net["position_m"].iloc[0] - first == pytest.approx(2000.0, abs=20.0)
+    assert net["satellite"].iloc[0] == "S1"  # from the name: per-image rows have none
+    # a glacier without labels: the model's front is kept, without a position
+    other = model.iloc[:1].assign(glacier="H", stem="H_2010-01-01_S1_20_1_001")
+    table = fp.positions(catalog, {"net": model, "other": other}, refs)
+    h = table[table["glacier"] == "H"]
+    assert len(h) == 1 and h["position_m"].isna().all() and h["coverage"].isna().all()
+    png = tmp_path / "models.png"
+    summary = report.plot_front_positions(table, refs, png)
+    assert summary["G"]["series"] == {"label": len(SHIFTS), "net": 1}
+    assert summary["H"]["reference"] is None and summary["H"]["left_out"] == {"other": 1}
+    with Image.open(png) as image:
+        assert image.format == "PNG"
 
 
 def test_empty_inputs():

@@ -118,6 +118,7 @@ def plot_front_positions(
         info = {"panel": i, "reference": ref, "series": {}, "left_out": {}}
         summary[glacier] = info
         if ref is None:
+            info["left_out"] = part.groupby("source").size().to_dict()
             ax.text(
                 0.5,
                 0.5,

@@ -54,8 +54,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-# Zone mask values (caffe_workflow.caffe.labels): only these two are read here.
-GLACIER, OCEAN = 127, 254
+from caffe_workflow.caffe.labels import GLACIER, OCEAN
+from caffe_workflow.caffe.names import parse_stem
 
 Lines = Sequence[np.ndarray]  # polylines, each an (n, 2) array of (x, y)
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), metres
@@ -523,19 +523,22 @@ def _rows_positions(rows, refs, source, resolution_col, min_coverage):
     out = []
     for row in rows.itertuples(index=False):
         ref = refs.get(row.glacier)
-        if ref is None:
-            continue
         res = float(getattr(row, resolution_col))
-        lines = lines_to_metres(row.front_lines, row.width, row.height, res)
-        pos, coverage = front_position_m(lines, ref)
+        if ref is None:  # a glacier without labelled fronts: no box to measure in
+            pos, coverage = math.nan, math.nan
+        else:
+            lines = lines_to_metres(row.front_lines, row.width, row.height, res)
+            pos, coverage = front_position_m(lines, ref)
+        satellite = getattr(row, "satellite", None) or parse_stem(row.stem).satellite
         out.append(
             {
                 "stem": row.stem,
                 "glacier": row.glacier,
                 "date": pd.Timestamp(row.date_taken),
                 "source": source,
-                "satellite": getattr(row, "satellite", None),
+                "satellite": satellite,
                 "resolution_m": res,
+                # NaN coverage (no reference) fails the test too
                 "position_m": pos if coverage >= min_coverage else math.nan,
                 "coverage": coverage,
             }
@@ -556,7 +559,10 @@ def positions(
     height, resolution (m/px) and front_lines (normalised), as in the
     evaluate stage's per_image.parquet; rows with ``valid`` False are left
     out. A front covering less than ``min_coverage`` of its glacier's box
-    width, or missing it, keeps its row with position_m NaN.
+    width, or missing it, keeps its row with position_m NaN; so does a front
+    of a glacier without a reference (coverage NaN). Rows without a glacier,
+    date, size or resolution (an unparsed name, an unreadable image: the
+    catalog's problems say why) have no frame and are not in the table.
     ``refs`` defaults to :func:`references` of the catalog without zone
     masks (flow sign unknown).
     """
