@@ -131,10 +131,10 @@ def plot_front_positions(
             continue
         for source in ["label", *models]:
             rows = part[part["source"] == source].sort_values("date")
-            shown = rows.dropna(subset=["position_m"])
-            info["left_out"][source] = len(rows) - len(shown)
             if rows.empty:
                 continue
+            shown = rows.dropna(subset=["position_m"])
+            info["left_out"][source] = len(rows) - len(shown)
             info["series"][source] = len(shown)
             label = "labelled fronts" if source == "label" else source
             style = {"marker": "o", "ms": 3.5} if source == "label" else {"marker": "x", "ms": 4}

@@ -20,9 +20,8 @@ labelled fronts (:func:`glacier_reference`):
 - the flow axis is perpendicular to the mean orientation of all labelled
   fronts: the axial mean (angles doubled) of each front's diameter (its two
   points farthest apart), weighted by its length (:func:`front_orientation`).
-  Not the principal axis
-  of all fronts' points: fronts that retreat along a fjord by more than its
-  width would turn that axis along the flow;
+  Not the principal axis of all fronts' points: fronts that retreat along a
+  fjord by more than its width would turn that axis along the flow;
 - downstream is the side of the fronts where the zone masks have ocean
   (:func:`downstream_vector`); without zone masks the sign is unknown and
   :attr:`Reference.downstream_known` is False;
@@ -368,6 +367,8 @@ def glacier_reference(
     a = np.concatenate([a for a, _, _ in cut])
     b = np.concatenate([b for _, b, _ in cut])
     a, b, _ = _clip(a, b, np.zeros(len(a), dtype=int), _strip_planes(provisional))
+    if not len(a) or v1 <= v0:  # fronts with no across-flow extent: no box
+        return None
     upstream = float(min(((a - middle) @ flow).min(), ((b - middle) @ flow).min()))
     return Reference(
         glacier=glacier,
