@@ -14,8 +14,8 @@ from PIL import Image
 
 from caffe_dev.sample_data import generate, write_shifted_predictions
 from caffe_workflow.caffe.layout import label_paths
+from caffe_workflow.ingest.models import CUSTOM, IOU_URI, MDE_URI, PLUGIN, PLUGINS_DIR
 from caffe_workflow.stages.evaluate import evaluate_member
-from caffe_workflow.stages.ingest_models import CUSTOM, IOU_URI, MDE_URI, PLUGIN, PLUGINS_DIR
 
 pytestmark = pytest.mark.slow  # imports fiftyone
 

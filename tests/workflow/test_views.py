@@ -10,7 +10,7 @@ from PIL import Image
 
 import runner
 from caffe_dev.sample_data import generate
-from caffe_workflow.stages import ingest as ig
+from caffe_workflow.ingest import views as ig
 from caffe_workflow.stages import plots
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]

@@ -47,6 +47,11 @@ REFIT_SHARE = 0.2  # the share beyond which fiftyone-brain itself warns (UMAP)
 SEED = 0  # the randomized PCA solver: the same vectors give the same points
 
 
+def recorded_zoo_model(info: dict) -> str | None:
+    """The zoo model whose embeddings the dataset's last ingest computed."""
+    return info.get(ZOO_KEY)
+
+
 def keys(field: str) -> tuple[str, str]:
     """(visualization key, similarity key) of an embedding field."""
     return f"{RUNS[field]}_viz", f"{RUNS[field]}_sim"
