@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from caffe_workflow.fiftyone_internals import save_segmentation_run
 from caffe_workflow.ingest.fields import declare_fields, polylines
 from caffe_workflow.ingest.views import save_changed_views
 
@@ -260,8 +261,6 @@ def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
     """The evaluation run ``eval_key=model`` on the test split, from the
     stage's confusion counts and metrics.json (the benchmark scores the test
     split, and so does metrics.json)."""
-    from fiftyone.utils.eval.segmentation import SegmentationResults, SimpleEvaluationConfig
-
     confusion = np.zeros((4, 4), dtype=int)
     for e in rows:
         if e["valid"] and e["split"] == "test" and e.get("zone_confusion"):
@@ -271,19 +270,12 @@ def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
         IOU_URI: (metrics.get("zones") or {}).get("iou", {}).get("mean"),
     }
     # As compute_custom_metrics stores them: a metric without a value is left out.
-    custom = {uri: CUSTOM[uri] | {"value": v} for uri, v in values.items() if v is not None}
-    # The config lists the metrics, so that the run's fields include the
-    # plugin's (cleanup, rename, sidebar group) as for evaluate_segmentations.
-    config = SimpleEvaluationConfig(f"{model}_zones", "zones", custom_metrics=list(CUSTOM))
-    method = config.build()
-    test = dataset.match_tags("test")
-    method.register_run(test, model, overwrite=True, cleanup=False)
-    results = SegmentationResults(
-        test, config, model, confusion, list(CLASSES), missing="NA", custom_metrics=custom,
-        backend=method,
-    )  # fmt: skip
-    method.save_run_results(test, model, results, overwrite=True)
-    method.add_fields_to_sidebar_group(dataset, model, omit_fields=(f"{model}_zones", "zones"))
+    custom = {
+        uri: CUSTOM[uri] | ({"value": v} if v is not None else {}) for uri, v in values.items()
+    }
+    save_segmentation_run(
+        dataset.match_tags("test"), model, f"{model}_zones", "zones", confusion, CLASSES, custom
+    )
 
 
 def find_plugin(fo) -> None:
