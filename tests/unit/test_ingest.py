@@ -25,7 +25,7 @@ from caffe_workflow.ingest import catalog_reader  # noqa: E402
 from caffe_workflow.ingest import samples as ingest_samples  # noqa: E402
 from caffe_workflow.ingest import schema as ingest_schema  # noqa: E402
 from caffe_workflow.ingest import views as ingest_views  # noqa: E402
-from caffe_workflow.rows import ROW_SCHEMA  # noqa: E402
+from caffe_workflow.rows import ROW_SCHEMA, rows_table  # noqa: E402
 from caffe_workflow.stages import ingest as ig  # noqa: E402
 from ingest_fixtures import (  # noqa: E402
     make_caffe_rows,
@@ -162,24 +162,76 @@ def test_catalog_hash_known_answer():
 
 
 def test_catalog_hash_of_a_row_without_row_sha(tmp_path):
-    """A catalog made without row_sha (by hand, or an older workflow's)."""
+    """A catalog made without row_sha (by hand, or an older workflow's): its
+    rows hash as the same rows with row_sha do, so that neither rewrites the
+    other's samples."""
+    fixed = {
+        "stem": "COL_2011-01-05_TDX_7_1_083",
+        "split": "test",
+        "filepath": "/data/sar_images/test/COL_2011-01-05_TDX_7_1_083.png",
+        "date_taken": datetime.date(2011, 1, 5),
+        "valid": True,
+        "problems": [],
+    }
+    # Pinned: a change rewrites every sample of every dataset once, so it
+    # must come with a new INGEST_FORMAT (and a new value here).
+    assert ingest_samples.INGEST_FORMAT == 2
+    assert ingest_samples.catalog_hash(fixed) == "f661a68ec695b93416ff67c82719b929"
+
     row = make_row(3, tmp_path)
     assert "row_sha" not in row
-    assert ingest_samples.catalog_hash(row) == catalog_hash(row)
+    # The row as the per-image stage writes it, with row_sha, read back.
+    (stored,) = rows_table([row]).to_pylist()
+    assert stored["row_sha"]
+    assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(stored)
     assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(
         dict(reversed(list(row.items())))
     )
-    assert ingest_samples.catalog_hash(row) != ingest_samples.catalog_hash(
-        row | {"quality_factor": 6}
-    )
-    lines = {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]}
-    assert ingest_samples.catalog_hash(row) != ingest_samples.catalog_hash(row | lines)
-    assert ingest_samples.catalog_hash(row) != ingest_samples.catalog_hash(
-        row | {"evaluation": {"m1": {"mde_m": 1.0}}}
-    )
-    # Evaluation rows carry dates (date_taken) too.
+    # A key that is no catalog column is not part of the row.
+    assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(row | {"extra": 1})
+    for change in (
+        {"quality_factor": 6},
+        {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]},
+        {"evaluation": {"m1": {"mde_m": 1.0}}},
+    ):
+        assert ingest_samples.catalog_hash(row) != ingest_samples.catalog_hash(row | change)
+    # Dates hash as their ISO text, in the row and in its evaluations.
+    iso = fixed | {"date_taken": "2011-01-05"}
+    assert ingest_samples.catalog_hash(iso) == ingest_samples.catalog_hash(fixed)
     dated = row | {"evaluation": {"m1": {"date_taken": datetime.date(2011, 1, 5)}}}
-    assert ingest_samples.catalog_hash(dated) == catalog_hash(dated)
+    as_text = row | {"evaluation": {"m1": {"date_taken": "2011-01-05"}}}
+    assert ingest_samples.catalog_hash(dated) == ingest_samples.catalog_hash(as_text)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_spaced_log_lines_elsewhere(monkeypatch, caplog):
+    import io
+
+    from caffe_workflow.ingest import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = progress.Progress(4, stream=terminal)
+    assert list(bar.each("ab")) == ["a", "b"]
+    bar.count(2)
+    bar.close()
+    assert "4/4" in terminal.getvalue() and "image" in terminal.getvalue()
+
+    log_file = io.StringIO()
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    with caplog.at_level("INFO", logger="caffe_workflow.stages.ingest"):
+        lines = progress.Progress(3, stream=log_file)
+        lines.count(1)
+        lines.count(1)
+        lines.count(1)  # the last: the ingest's summary line says it
+        lines.close()
+    assert log_file.getvalue() == ""  # no bar redraws in a log file
+    assert [r.getMessage() for r in caplog.records] == [
+        "ingest: 1 of 3 images done",
+        "ingest: 2 of 3 images done",
+    ]
 
 
 def test_duplicate_filepath_is_refused(tmp_path):

@@ -30,12 +30,12 @@ class Progress:
         )
         self.last_line = time.monotonic()
 
-    def count(self, n: int, what: str = "") -> None:
+    def count(self, n: int) -> None:
         self.done += n
         self.bar.update(n)
         now = time.monotonic()
         if self.bar.disable and now - self.last_line >= LOG_EVERY_S and self.done < self.total:
-            log.info("ingest: %d of %d images done %s", self.done, self.total, what)
+            log.info("ingest: %d of %d images done", self.done, self.total)
             self.last_line = now
 
     def each(self, items):

@@ -101,12 +101,15 @@ def new_sample(fo, row: dict, models: dict | None = None):
     return fo.Sample(filepath=row["filepath"], tags=managed_tags(row), **values)
 
 
-def add_samples(fo, dataset, rows: list[dict], models: dict | None = None) -> None:
-    # validate=False: the schema is declared and the values are typed by the
-    # catalog's Parquet schema; validation doubled the cost of serialising
-    # the polylines.
+def add_samples(fo, dataset, rows: list[dict], models: dict | None = None, counted=iter) -> None:
+    """Add a sample per row; `counted` wraps the rows' iterator (progress).
+
+    validate=False: the schema is declared and the values are typed by the
+    catalog's Parquet schema; validation doubled the cost of serialising the
+    polylines.
+    """
     dataset.add_samples(
-        (new_sample(fo, row, models) for row in rows),
+        (new_sample(fo, row, models) for row in counted(rows)),
         num_samples=len(rows),
         validate=False,
         progress=False,

@@ -142,7 +142,7 @@ def apply_dataset_settings(fo, dataset, glaciers: dict, data_dir: str | None) ->
     # and on in the modal by config. Closest: the two full-resolution mask
     # overlays start off everywhere, front_lines (cheap vectors) stays on.
     # An include list: exclude=True would also switch on every primitive
-    # field, whose ~30 pills then cover each grid tile (seen in the browser).
+    # field, whose pills then cover each grid tile.
     active = fo.ActiveFields(exclude=False, paths=["front_lines", "front_extent"])
     scheme = _color_scheme(fo, cfg.color_scheme)
     wanted = {

@@ -128,8 +128,8 @@ def _existing(dataset) -> tuple[dict, dict]:
     if dataset is None:
         return {}, {}
     ids, paths, old_hashes = dataset.values(["id", "filepath", "catalog_hash"])
-    # One stored under another spelling of the same file (an earlier version
-    # kept data_dir as given: `..`, a link) is moved to the canonical path in
+    # One stored under another spelling of the same file (data_dir given
+    # with `..` or through a link) is moved to the canonical path in
     # place, keeping its id and the user's work. Samples already at their
     # canonical path come first, so that another spelling of the same file is
     # the duplicate, kept under its own path (and so deleted, as an image that
@@ -207,7 +207,7 @@ def _ingest(fo, catalog: Catalog, dataset_name: str, data_dir, take_over, scored
         new = [full[i] for i in new]
         changed = {sid: full[i] for sid, i in changed.items()}
         if new:
-            add_samples(fo, dataset, list(progress.each(new)), scored)
+            add_samples(fo, dataset, new, scored, counted=progress.each)
         if changed:
             update_samples(fo, dataset, changed, scored)
             progress.count(len(changed))
@@ -247,9 +247,16 @@ def _canonical(path: str, _folders: dict = {}) -> str:  # noqa: B006 (a cache)
     return os.path.join(_folders[folder], name)
 
 
-def run(catalog: str, dataset: str, summary: str, data_dir: str | None = None,
-        take_over: bool = False, source_record: str | None = None,
-        evaluations: dict | None = None, zoo_model: str | None = None) -> int:  # fmt: skip
+def run(
+    catalog: str,
+    dataset: str,
+    summary: str,
+    data_dir: str | None = None,
+    take_over: bool = False,
+    source_record: str | None = None,
+    evaluations: dict | None = None,
+    zoo_model: str | None = None,
+) -> int:
     """The ingest as the workflow runs it: logs on stderr, summary file, exit code.
 
     `source_record` (results/<dataset>/source.json) caches the ownership check
@@ -304,8 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = None if args.data_dir is None else str(canonical_dir(args.data_dir))
     # The scored models are those the dataset recorded (a catalog by hand
     # carries no evaluations): the command line never removes one.
-    return run(args.catalog, args.dataset, args.summary, data_dir, args.take_over,
-               evaluations=AS_RECORDED, zoo_model=args.embeddings_model or AS_RECORDED)  # fmt: skip
+    return run(
+        args.catalog,
+        args.dataset,
+        args.summary,
+        data_dir,
+        args.take_over,
+        evaluations=AS_RECORDED,
+        zoo_model=args.embeddings_model or AS_RECORDED,
+    )
 
 
 def leave(status: int) -> None:
