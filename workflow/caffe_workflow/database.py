@@ -24,7 +24,6 @@ _UNAUTHORIZED = 13
 _AUTHENTICATION_FAILED = 18
 
 _URI_VARIABLE = "FIFTYONE_DATABASE_URI"
-_SCHEMES = ("mongodb+srv://", "mongodb://")  # pymongo.uri_parser's SRV_SCHEME, SCHEME
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -43,7 +42,9 @@ def _split_userinfo(uri: str) -> tuple[str, str | None, str]:
 
     Not pymongo.uri_parser: it rejects the unescaped passwords users write
     (and must still never show), and resolves mongodb+srv:// names in DNS."""
-    scheme = next((s for s in _SCHEMES if uri.lower().startswith(s)), "")
+    from pymongo.uri_parser import SCHEME, SRV_SCHEME
+
+    scheme = next((s for s in (SRV_SCHEME, SCHEME) if uri.lower().startswith(s)), "")
     rest = uri[len(scheme) :]
     # The userinfo ends at the last '@' of the authority. A raw '@', ':', '/'
     # or '?' in a password (it should be percent-encoded, but users forget)
