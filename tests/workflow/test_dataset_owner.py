@@ -186,6 +186,16 @@ def test_a_dead_ingests_lock_is_taken_over(built, tmp_path, fiftyone_env):
     assert lock_collection().count_documents({"_id": built["name"]}) == 0
 
 
+def wait_until_waiting(proc) -> str:
+    """The ingest's stderr up to its line saying it waits for the lock."""
+    seen = ""
+    while "waiting for another ingest" not in seen:
+        line = proc.stderr.readline()
+        assert line, f"the ingest ended without waiting: {seen}"
+        seen += line
+    return seen
+
+
 def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     import fiftyone as fo
 
@@ -194,12 +204,25 @@ def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     # Both folders' runs see the new images; their ingests start together.
     runner.run(tmp_path / "work", built["data_dir"], built["name"], fiftyone_env,
                "--omit-from", "ingest")  # fmt: skip
-    procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
-    outputs = [p.communicate(timeout=runner.RUN_TIMEOUT)[1] for p in procs]
+    # The test holds the lock until both ingests wait for it, so they are
+    # under way at the same time; released, they go one after the other.
+    lock = DatasetLock(lock_collection().database, built["name"], "the test")
+    lock.acquire()
+    try:
+        procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
+        waited = [wait_until_waiting(p) for p in procs]
+        assert all("from the test" in w for w in waited), waited
+        assert [p.poll() for p in procs] == [None, None]
+    finally:
+        lock.release()
+    outputs = [w + p.communicate(timeout=runner.RUN_TIMEOUT)[1] for w, p in zip(waited, procs)]
     assert [p.returncode for p in procs] == [0, 0], outputs
     summaries = [json.loads((tmp_path / f"s{i}.json").read_text()) for i in range(2)]
+    # One added the new images, the other found them there: they did not
+    # write at the same time.
     assert sorted(s["added"] for s in summaries) == [0, 2], summaries
+    assert sorted(s["unchanged"] for s in summaries) == [3, 5], summaries
     ds = fo.load_dataset(built["name"])
     assert len(ds) == 5 and len(set(ds.values("filepath"))) == 5
     assert user_work_survives(built["name"], built["stems"][2])

@@ -20,8 +20,8 @@ from PIL import Image
 import runner
 from caffe_dev.sample_data import generate, write_line_predictions, write_shifted_predictions
 from caffe_workflow.caffe.evaluation import summarize
+from caffe_workflow.ingest.models import IOU_URI, MDE_URI, PLUGINS_DIR
 from caffe_workflow.stages.evaluate import summary_records
-from caffe_workflow.stages.ingest_models import IOU_URI, MDE_URI, PLUGINS_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 

@@ -111,10 +111,11 @@ def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
 def sample_collection(dataset_name):
     """The MongoDB collection of a dataset's samples (read with pymongo, so
     the test can poll it every few milliseconds)."""
-    import fiftyone as fo
     import fiftyone.core.odm as foo
 
-    return foo.get_db_conn()[fo.load_dataset(dataset_name)._sample_collection_name]
+    db = foo.get_db_conn()
+    # The dataset's own document names its samples' collection.
+    return db[db.datasets.find_one({"name": dataset_name})["sample_collection_name"]]
 
 
 def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, env):

@@ -211,8 +211,7 @@ def record_source(results: str | os.PathLike, dataset: str, data_dir: str) -> No
 def _main(dataset: str, data_dir: str) -> int:
     """Exit 0 when data_dir may write into the dataset, 3 (message on stderr)
     when it belongs to another, 2 when the database cannot be asked."""
-    from caffe_workflow.database import check_database
-    from caffe_workflow.stages.ingest import configured_fiftyone
+    from caffe_workflow.database import check_database, configured_fiftyone
 
     try:
         check_database()

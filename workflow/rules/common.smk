@@ -23,7 +23,7 @@ from caffe_workflow.caffe.layout import (
 )
 from caffe_workflow.predictions import PredictionsError, parse_config
 from caffe_workflow.stages.fetch import where_to_get
-from caffe_workflow.stages.ingest_models import FIELDS_VERSION
+from caffe_workflow.ingest.models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck
 from caffe_workflow.zoo_model import precheck as precheck_zoo_model
 
