@@ -97,7 +97,9 @@ def longest_paths(skeleton: np.ndarray, min_pixels: int = 5) -> np.ndarray:
     official requirements.txt):
 
     1. medskel: skimage's ``medial_axis`` of the skeleton (it drops a few
-       redundant pixels at junctions);
+       redundant pixels at junctions); its tie-break seeded (``rng=0``), where
+       the official call leaves it unseeded and so varies from run to run on
+       some skeletons with loops;
     2. filaments of at most ``min_pixels`` pixels go (skel_thresh = 5 pix;
        fil_finder 1.8 caps it at 1 pixel; after the 750 m cut it never matters);
     3. tips cleaned as pixel_ident.py: find_extran (:func:`_clean_extraneous`);
