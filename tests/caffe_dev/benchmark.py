@@ -530,8 +530,8 @@ class Bench:
         log = self.logs / f"{phase.name}.log"
         started = time.time_ns()
         cmd = self.snakemake_cmd(ctx["workdir"], ctx["data_dir"], ctx.get("configfile"))
-        # A no-op run takes 1-3 s, within ~0.4 s of noise on a shared machine:
-        # it runs NOOP_RUNS times and reports the run of median wall time.
+        # A no-op run is so short that a shared machine's noise is a large part
+        # of it: it runs NOOP_RUNS times and reports the run of median wall time.
         trials = []
         for _ in range(NOOP_RUNS if expect is None else 1):
             trials.append(run_measured(Phase(phase.name), cmd, ctx["env"], log, ctx["mongod"]))

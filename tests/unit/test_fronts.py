@@ -467,7 +467,7 @@ def test_full_size_masks(w, h, pixels):
     assert recall >= 0.95 and precision >= 0.95
 
 
-@pytest.mark.slow  # imports fiftyone (5-9 s)
+@pytest.mark.slow  # imports fiftyone
 def test_fiftyone_rasterisation():
     """The same criterion with FiftyOne's own Polylines.to_segmentation.
 
