@@ -109,3 +109,21 @@ def test_seeded_official_call_is_repeatable():
     seeded = [official.filfinder_longest_paths(skeleton, seed=0) for _ in range(2)]
     assert np.array_equal(*seeded)
     assert np.array_equal(seeded[0], longest_paths(skeleton))
+
+
+@pytest.mark.timeout(600)
+def test_port_matches_fil_finder_on_the_sample_generators_fronts():
+    """The demo front model's way: a label front of caffe_dev.sample_data
+    thickened to 3 pixels (as write_line_predictions), then skeletonized."""
+    from caffe_dev import sample_data
+
+    different = []
+    for i in range(20):
+        spec = sample_data.image_spec(0, i * 31)
+        _, _, front, _ = sample_data.render(spec, 0, "small")
+        skeleton = skeletonize(ndi.binary_dilation(front == 255))
+        real = official.filfinder_longest_paths(skeleton)
+        assert real.any(), spec.stem
+        if not np.array_equal(real, longest_paths(skeleton)):
+            different.append(spec.stem)
+    assert different == []
