@@ -3,8 +3,8 @@
 The official front pipeline (data_postprocessing.py: postprocess_front_segmenation)
 keeps, of each skeleton piece, the longest path that ``fil_finder.FilFinder2D``
 finds. ``fil_finder`` is not a workflow dependency: the version the official
-code pins (1.7) does not build with today's setuptools, and 1.8 calls
-``np.in1d``, which NumPy 2.4 removed. tests/unit/test_longest_path.py checks
+code pins (1.7) builds only with setuptools < 58 and without build isolation,
+and 1.8 calls ``np.in1d``, which NumPy 2.4 removed. tests/unit/test_longest_path.py checks
 this port pixel for pixel against the real ``fil_finder`` 1.8 (installed with
 the dev extra) and names the cases where they differ.
 """
