@@ -1052,9 +1052,10 @@ def parse_args(argv):
     ap.add_argument("--images", type=int, default=681, help="images in the main run")
     ap.add_argument(
         "--size",
-        choices=("full", "small"),
+        choices=("full", "medium", "small"),
         default="full",
-        help="image sizes: real CaFFe sizes (full) or tiny (small)",
+        help="image sizes: real CaFFe sizes (full), 1000 px (medium: its fronts outlast "
+        "the evaluation's 750 m cut) or tiny (small)",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
@@ -1107,7 +1108,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--scaling-size",
-        choices=("full", "small"),
+        choices=("full", "medium", "small"),
         default="small",
         help="image sizes of the scaling runs",
     )
