@@ -35,7 +35,9 @@ from PIL import Image
 from caffe_workflow import EVALUATION_VERSION
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import read_corners
 from caffe_workflow.caffe.fronts import trace_fronts
+from caffe_workflow.caffe.masks import crop_window
 from caffe_workflow.caffe.names import parse_stem
 
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
@@ -105,7 +107,7 @@ def _lines(front: np.ndarray) -> list:
     if not front.any():
         return []
     height, width = front.shape
-    window = ev._crop_window(front, pad=0)
+    window = crop_window(front, pad=0)
     crop = np.ascontiguousarray(front[window], dtype=np.uint8) * np.uint8(255)
     top, left = window[0].start, window[1].start
     lines = trace_fronts(crop.tobytes(), crop.shape[1], crop.shape[0])
@@ -135,7 +137,7 @@ def evaluate_member(member: dict, model: str, kind: str) -> dict:
         row["date_taken"] = parse_stem(member["stem"]).date_taken
         label_front = _read(member["front"], "label front") == 255
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
-        corners = ev.read_box_corners(Path(member["bbox"]).read_text())
+        corners = read_corners(member["bbox"])
         prediction = _read(member["prediction"], "prediction")
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import Corners, read_corners
 from caffe_workflow.caffe.labels import FRONT
 from caffe_workflow.caffe.layout import image_paths
 
@@ -76,12 +77,12 @@ def _mask(segmentation) -> np.ndarray | None:
     return segmentation.mask
 
 
-def _box_corners(filepath: str, stem: str) -> list[tuple[int, int]]:
+def _box_corners(filepath: str, stem: str) -> Corners:
     """The corners of the image's bounding box, from the CaFFe tree the image
     is in: <data_dir>/sar_images/<split>/<stem>.png."""
     image = Path(filepath)
     box = image_paths(image.parents[2], image.parent.name, stem)["bbox"]
-    return ev.read_box_corners(box.read_text())
+    return read_corners(box)
 
 
 def score_sample(job: dict, kind: str, front: bool, zones: bool) -> dict:
