@@ -267,7 +267,7 @@ def test_plugin_metrics_equal_the_workflow(tmp_path, fiftyone_env, monkeypatch):
     [
         ("name", "Error: model name '1bad' in predictions is not a valid field name"),
         ("missing", "Error: predictions folder of model m does not exist"),
-        ("both", "holds both <stem>_zones.png and <stem>_front.png files"),
+        ("both", "holds both zone predictions (1 file such as A_zones.png) and front predictions"),
     ],
 )
 def test_bad_predictions_config(tmp_path, case, message):
