@@ -17,4 +17,4 @@ ROW_FORMAT = 2
 # The same for the evaluate stage (stages/evaluate.py, caffe/evaluation.py):
 # part of every evaluated row's fingerprint, so bumping it scores every
 # prediction once more.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2
