@@ -45,6 +45,7 @@ from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.caffe.splits import official_split
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
@@ -55,6 +56,8 @@ ROW_SCHEMA = pa.schema(
     [
         ("stem", pa.string()),
         ("split", pa.string()),
+        # train, val (the official baseline's 56 validation images) or test.
+        ("official_split", pa.string()),
         ("filepath", pa.string()),
         ("glacier", pa.string()),
         ("glacier_name", pa.string()),
@@ -101,8 +104,14 @@ ROW_SCHEMA = pa.schema(
         ("row_sha", pa.string()),
     ]
 )
-# The rows of batch files written before row_sha: kept, and given one.
+# The rows of batch files written before row_sha or official_split: kept,
+# and given them (both come from the other columns).
 _ROWS_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
+_EARLIER_ROWS = (
+    _ROWS_WITHOUT_SHA,
+    ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("official_split")),
+    _ROWS_WITHOUT_SHA.remove(_ROWS_WITHOUT_SHA.get_field_index("official_split")),
+)
 
 
 def json_default(value):
@@ -234,6 +243,7 @@ def process(
     row = {
         "stem": stem,
         "split": split,
+        "official_split": official_split(split, stem),
         "filepath": str(image_path),
         "glacier": name.glacier,
         "glacier_name": name.glacier_name,
@@ -337,7 +347,7 @@ def run_batch(
     if rows_path.exists():
         try:
             previous = pq.read_table(rows_path)
-            if previous.schema.equals(ROW_SCHEMA) or previous.schema.equals(_ROWS_WITHOUT_SHA):
+            if any(previous.schema.equals(s) for s in (ROW_SCHEMA, *_EARLIER_ROWS)):
                 old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
         except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
             print(f"not reusing {rows_path} ({err})", file=sys.stderr)
@@ -353,6 +363,8 @@ def run_batch(
         ):
             todo.append(m)
         else:
+            if row.get("official_split") is None:  # an earlier row: a new row_sha too
+                row |= {"official_split": official_split(*key), "row_sha": None}
             rows[key] = row
             sys.stderr.writelines(_messages(m["image"], row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
