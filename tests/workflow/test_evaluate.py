@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
 DATASET = "caffe-evaluate-test"
 PLUGIN_DATASET = "caffe-evaluate-plugin"
+LAYOUTS_DATASET = "caffe-evaluate-layouts"
 UNKNOWN = "COL_1999-01-01_TSX_7_1_001"
 
 
@@ -317,22 +318,22 @@ def test_program_layouts_scored_as_written(tmp_path, fiftyone_env):
         {"plain": plain, "unet": official, "hookformer": whole,
          "nnunet": {"path": pngs, "kind": "zones"}},
     )  # fmt: skip
-    log = runner.run(workdir, data_dir, DATASET, fiftyone_env, "--configfile", str(cfg)).log
+    log = runner.run(workdir, data_dir, LAYOUTS_DATASET, fiftyone_env, "--configfile", str(cfg)).log
 
-    want = metrics(workdir, "plain")
+    want = metrics(workdir, "plain", LAYOUTS_DATASET)
     assert want["images_evaluated"] == len(test) and want["mde_m"] > 5
     same = ("mde_m", "images_evaluated", "images_without_front", "zones", "by_glacier")
     for model in ("unet", "hookformer", "nnunet"):
-        got = metrics(workdir, model)
+        got = metrics(workdir, model, LAYOUTS_DATASET)
         assert {k: got[k] for k in same} == {k: want[k] for k in same}, model
-    unet = metrics(workdir, "unet")
+    unet = metrics(workdir, "unet", LAYOUTS_DATASET)
     assert unet["source"]["layout"] == "official" and unet["kind"] == "zones"
     assert unet["ignored_stems"] == [UNKNOWN]
     assert [Path(f["file"]).name for f in unet["ignored_files"]["files"]] == [
         UNKNOWN,
         "notes.txt",
     ]
-    assert metrics(workdir, "nnunet")["source"]["other_kind"] == len(test)
+    assert metrics(workdir, "nnunet", LAYOUTS_DATASET)["source"]["other_kind"] == len(test)
 
     # The end of the run: one line per model.
     lines = [line.strip() for line in log.splitlines()]
@@ -347,12 +348,13 @@ def test_program_layouts_scored_as_written(tmp_path, fiftyone_env):
     )
 
     # The report's table: the computed rows, then the published ones.
-    report = (runner.results(workdir, DATASET) / "report" / "models.html").read_text()
+    report = (runner.results(workdir, LAYOUTS_DATASET) / "report" / "models.html").read_text()
     assert "hookformer" in report and "Published (reference rows" in report
     assert report.index("<td>unet</td>") < report.index("Published (reference rows")
 
     # Every catalog row has its official split.
-    catalog = pq.read_table(runner.results(workdir, DATASET) / "catalog.parquet").to_pylist()
+    results = runner.results(workdir, LAYOUTS_DATASET)
+    catalog = pq.read_table(results / "catalog.parquet").to_pylist()
     split = {r["stem"]: r["official_split"] for r in catalog}
     assert split[val] == "val"
     assert {split[s] for s in test} == {"test"}
