@@ -268,3 +268,22 @@ def test_read_gray_is_cv2s(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="cannot be decoded"):
         read_gray(tmp_path / "bad.png")
+
+
+def test_model_line():
+    from caffe_workflow.model_summary import model_line
+
+    m = {
+        "model": "unet", "kind": "zones", "mde_m": 753.04, "images_evaluated": 120,
+        "images_without_front": 2, "images_missing": {"count": 2},
+        "invalid_predictions": {"a": "x"},
+        "ignored_files": {"count": 7, "files": [{"file": f"/p/f{i}.png"} for i in range(7)]},
+    }  # fmt: skip
+    assert model_line(m) == (
+        "unet (zones): MDE 753.0 m over 120 test images scored, 2 without a front, "
+        "2 missing, 1 invalid, 7 files ignored (f0.png, f1.png, f2.png, f3.png, f4.png "
+        "and 2 more)"
+    )
+    m |= {"mde_m": None, "ignored_files": {"count": 1, "files": [{"file": "/p/x.txt"}]}}
+    assert model_line(m).startswith("unet (zones): no front to score over 120")
+    assert model_line(m).endswith("1 file ignored (x.txt)")

@@ -16,7 +16,8 @@ def model_line(m: dict) -> str:
     line = (
         f"{m['model']} ({m['kind']}): {mde} over {m['images_evaluated']} test images scored, "
         f"{m['images_without_front']} without a front, {m['images_missing']['count']} missing, "
-        f"{len(m['invalid_predictions'])} invalid, {ignored['count']} files ignored"
+        f"{len(m['invalid_predictions'])} invalid, "
+        f"{ignored['count']} file{'' if ignored['count'] == 1 else 's'} ignored"
     )
     if ignored["files"]:
         line += f" ({shown(Path(f['file']).name for f in ignored['files'])})"
