@@ -12,12 +12,14 @@ names, which are not here.
 from __future__ import annotations
 
 import collections
+import uuid
 
 import numpy as np
+import pytest
 from sklearn.model_selection import train_test_split
 
 from caffe_workflow.caffe.names import parse_stem
-from caffe_workflow.caffe.splits import official_split, val_stems
+from caffe_workflow.caffe.splits import COLUMN, official_split, official_split_view, val_stems
 
 # CaFFe's training images per glacier, in sorted-path order (str order of the
 # names: "Crane" < "DBE" < "JAC" < "Jorum" < "SI").
@@ -53,3 +55,26 @@ def test_official_split():
     assert official_split("test", "COL_2015-12-18_S1_20_1_094") == "test"
     # Not one of CaFFe's 681: its folder's split.
     assert official_split("test", "Mine_2020-01-01_S1_20_1_001") == "test"
+
+
+@pytest.mark.slow
+@pytest.mark.mongod
+def test_official_split_view(mongod):
+    """The view the ingest saves as `val`: the samples whose field
+    official_split (the catalog column) is val."""
+    import fiftyone as fo
+
+    dataset = fo.Dataset(f"caffe-test-{uuid.uuid4().hex[:8]}")
+    try:
+        val = sorted(val_stems())[:2]
+        stems = {val[0]: "train", val[1]: "train", "Crane_1999-01-01_ERS_20_1_001": "train",
+                 "COL_2015-12-18_S1_20_1_094": "test"}  # fmt: skip
+        dataset.add_samples(
+            [
+                fo.Sample(filepath=f"/x/{stem}.png", stem=stem, **{COLUMN: official_split(s, stem)})
+                for stem, s in stems.items()
+            ]
+        )
+        assert sorted(official_split_view(dataset).values("stem")) == val
+    finally:
+        dataset.delete()
