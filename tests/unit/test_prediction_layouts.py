@@ -287,3 +287,5 @@ def test_model_line():
     m |= {"mde_m": None, "ignored_files": {"count": 1, "files": [{"file": "/p/x.txt"}]}}
     assert model_line(m).startswith("unet (zones): no front to score over 120")
     assert model_line(m).endswith("1 file ignored (x.txt)")
+    m["source"] = {"other_kind": 3}
+    assert model_line(m).endswith("; 3 files of the other kind not read (as `kind` says)")

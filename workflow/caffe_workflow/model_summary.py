@@ -21,6 +21,9 @@ def model_line(m: dict) -> str:
     )
     if ignored["files"]:
         line += f" ({shown(Path(f['file']).name for f in ignored['files'])})"
+    other = (m.get("source") or {}).get("other_kind") or 0
+    if other:
+        line += f"; {other} files of the other kind not read (as `kind` says)"
     return line
 
 
