@@ -44,14 +44,16 @@ def gray(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path))
 
 
-def scores(data, folder, kind=None) -> dict:
-    """stem -> the scored figures of every prediction found in `folder`."""
+def scores(data, folder, kind=None, encoding="gray") -> dict:
+    """stem -> the scored figures of every prediction found in `folder`,
+    each file read as `encoding`."""
     found = find_predictions("m", folder, kind)
     out = {}
     for stem, path in found.files.items():
         member = {"split": "test", "stem": stem, "prediction": path}
         member |= {k: str(v) for k, v in label_paths(data["data_dir"], "test", stem).items()}
         row = evaluate_member(member, "m", found.kind, found.postprocessed)
+        assert row["prediction_encoding"] == encoding, path
         out[stem] = {k: row.get(k) for k in SCORES} | {"iou": row.get("iou_mean")}
     return found, out
 
@@ -120,7 +122,7 @@ def test_amd_hooknet_and_hookformer(data, plain):
             folder / f"{stem}.png"
         )
     assert Image.open(folder / f"{data['stems'][0]}.png").mode == "RGB"
-    found, got = scores(data, folder)
+    found, got = scores(data, folder, encoding="RGB")
     assert (found.kind, found.layout) == ("zones", "hooknet")
     assert got == plain["zones"]
 
@@ -191,8 +193,8 @@ def test_class_indices_palette_and_rgba(data, plain):
         one = (front_pixels(data, stem) == 255).astype(np.uint8)
         Image.fromarray(one, mode="L").convert("RGBA").save(fronts / f"{stem}_front.png")
     assert Image.open(zones / f"{data['stems'][0]}_zones.png").mode == "P"
-    assert scores(data, zones)[1] == plain["zones"]
-    assert scores(data, fronts)[1] == plain["front"]
+    assert scores(data, zones, encoding="class indices")[1] == plain["zones"]
+    assert scores(data, fronts, encoding="class indices")[1] == plain["front"]
 
 
 def test_kind_from_values():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from caffe_workflow.caffe.labels import GLACIER, NA, OCEAN, ROCK
 
@@ -53,9 +54,26 @@ def normalize(image: np.ndarray, kind: str) -> np.ndarray:
     return image
 
 
-def read_prediction(path: str | Path, kind: str) -> np.ndarray:
-    """The prediction's pixels in the labels' values, as far as its encoding allows."""
-    return normalize(read_gray(path), kind)
+# PNG modes (Pillow's names) -> how the file stores its pixels.
+_MODES = {"L": "gray", "P": "palette", "RGB": "RGB", "RGBA": "RGBA", "LA": "gray+alpha",
+          "I;16": "16-bit gray", "I": "16-bit gray", "1": "1-bit"}  # fmt: skip
+
+
+def read_prediction(path: str | Path, kind: str) -> tuple[np.ndarray, str]:
+    """The prediction's pixels in the labels' values, as far as its encoding
+    allows, and the encoding: "gray" for an 8-bit gray file in the labels'
+    values (usable as it is, e.g. as a FiftyOne mask), else what was read
+    ("RGB", "palette", "class indices", ...)."""
+    raw = read_gray(path)
+    pixels = normalize(raw, kind)
+    if pixels is not raw:
+        return pixels, "class indices"
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+    except OSError:
+        mode = "?"
+    return pixels, _MODES.get(mode, mode)
 
 
 def kind_of(values: set[int]) -> str | None:

@@ -50,6 +50,9 @@ ROW_SCHEMA = pa.schema(
         ("model", pa.string()),
         ("kind", pa.string()),
         ("prediction_path", pa.string()),
+        # How the file stores its pixels: "gray" (8-bit, the labels' values:
+        # usable as a mask as it is), "RGB", "palette", "class indices", ...
+        ("prediction_encoding", pa.string()),
         ("valid", pa.bool_()),
         ("reason", pa.string()),
         ("glacier", pa.string()),
@@ -154,7 +157,7 @@ def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = F
         label_front = _read(member["front"], "label front") == 255
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
         corners = ev.read_box_corners(Path(member["bbox"]).read_text())
-        prediction = read_prediction(member["prediction"], kind)
+        prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]
         return row
