@@ -19,6 +19,8 @@ ROW_SCHEMA = pa.schema(
     [
         ("stem", pa.string()),
         ("split", pa.string()),
+        # train, val (the official baseline's 56 validation images) or test.
+        ("official_split", pa.string()),
         ("filepath", pa.string()),
         ("glacier", pa.string()),
         ("glacier_name", pa.string()),
@@ -64,8 +66,14 @@ ROW_SCHEMA = pa.schema(
         ("row_sha", pa.string()),
     ]
 )
-# The rows of batch files written before row_sha: kept, and given one.
-SCHEMA_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
+# The rows of batch files written before row_sha or official_split: kept, and
+# given them (both come from the other columns).
+_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
+EARLIER_SCHEMAS = (
+    _WITHOUT_SHA,
+    ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("official_split")),
+    _WITHOUT_SHA.remove(_WITHOUT_SHA.get_field_index("official_split")),
+)
 
 
 def json_default(value):

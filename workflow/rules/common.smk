@@ -22,6 +22,7 @@ from caffe_workflow.caffe.layout import (
     label_paths,
 )
 from caffe_workflow.predictions import PredictionsError, parse_config
+from caffe_workflow.model_summary import summary_lines
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.ingest.models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck
@@ -237,6 +238,8 @@ def print_summary():
     )
     if EVALUATIONS:
         print(plugin_hint(), file=sys.stderr)
+    for line in summary_lines([e["metrics"] for e in EVALUATIONS.values()]):
+        print(line, file=sys.stderr)
 
 
 def plugin_hint():

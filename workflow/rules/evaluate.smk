@@ -23,6 +23,7 @@ rule evaluate:
         members=lambda w: eval_members(w.model, w.batch),
         labels=batch_labels,  # reruns the job when a label changes
         kind=lambda w: PREDICTIONS[w.model].kind,
+        postprocessed=lambda w: PREDICTIONS[w.model].postprocessed,
         evaluation_version=EVALUATION_VERSION,
     script:
         "../scripts/evaluate.py"
@@ -46,6 +47,7 @@ rule evaluate_merge:
         kind=lambda w: PREDICTIONS[w.model].kind,
         test_stems=test_stems,
         ignored=ignored_stems,
+        source=lambda w: PREDICTIONS[w.model].source(),
     script:
         "../scripts/evaluate_merge.py"
 

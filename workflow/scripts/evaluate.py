@@ -12,5 +12,6 @@ done = run_batch(
     kind=snakemake.params.kind,  # noqa: F821
     rows_path=snakemake.output.rows,  # noqa: F821
     workers=snakemake.threads,  # noqa: F821
+    postprocessed=snakemake.params.postprocessed,  # noqa: F821
 )
 print(f"{done['evaluated']} images evaluated, {done['kept']} unchanged", file=sys.stderr)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from caffe_workflow.caffe import splits
+
 # name -> (kind, description). kind: str, int, float, bool, date, strlist,
 # zones, front, polylines, detection, vector. The catalog column of the same
 # name feeds the field, except for the labels (ingest.samples.sample_values).
 FIELDS = {
     "stem": ("str", "File stem: <glacier>_<date>_<satellite>_<res>_<quality>_<orbit>"),
     "split": ("str", "Benchmark split: train or test (also a sample tag)"),
+    splits.COLUMN: ("str", splits.FIELD_DESCRIPTION),
     "glacier": ("str", "Glacier code: COL, JAC, Crane, DBE, Jorum, Mapple, SI"),
     "glacier_name": ("str", "Full glacier name"),
     "date_taken": ("date", "Acquisition date"),

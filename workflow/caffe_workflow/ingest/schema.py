@@ -106,7 +106,8 @@ def _info(glaciers: dict) -> dict:
         },
         "app": "zones and front (full-resolution masks) are off by default; tick them "
         "in the sidebar of the sample view. front_lines shows the front as vectors.",
-        "managed_saved_views": "train, test, invalid, one per glacier code (in date "
+        "managed_saved_views": "train, test, val (the official validation split), "
+        "invalid, one per glacier code (in date "
         "order), glacier-timeline and glacier-sensor-timeline (dynamic groups per "
         "glacier and per glacier and sensor, in date order) and exact-duplicates "
         "(one group per SAR file content shared by several samples) are rewritten "

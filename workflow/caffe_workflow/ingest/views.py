@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from caffe_workflow.caffe import splits
 from caffe_workflow.ingest import brain
 
 log = logging.getLogger("caffe_workflow.stages.ingest")
@@ -38,6 +39,7 @@ def _managed_views(dataset, glaciers: dict) -> dict:
     views = {
         "train": (dataset.match_tags("train"), "Training split"),
         "test": (dataset.match_tags("test"), "Test split (COL and Mapple)"),
+        splits.VAL_VIEW: (splits.official_split_view(dataset), splits.VIEW_DESCRIPTION),
         "invalid": (
             dataset.match_tags("invalid"),
             "Samples whose name or masks failed validation (see problems)",

@@ -42,7 +42,8 @@ from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
-from caffe_workflow.rows import ROW_SCHEMA, SCHEMA_WITHOUT_SHA, row_sha, rows_table
+from caffe_workflow.caffe.splits import official_split
+from caffe_workflow.rows import EARLIER_SCHEMAS, ROW_SCHEMA, row_sha, rows_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
@@ -154,6 +155,7 @@ def process(
     row = {
         "stem": stem,
         "split": split,
+        "official_split": official_split(split, stem),
         "filepath": str(image_path),
         "glacier": name.glacier,
         "glacier_name": name.glacier_name,
@@ -257,7 +259,7 @@ def run_batch(
     if rows_path.exists():
         try:
             previous = pq.read_table(rows_path)
-            if previous.schema.equals(ROW_SCHEMA) or previous.schema.equals(SCHEMA_WITHOUT_SHA):
+            if any(previous.schema.equals(s) for s in (ROW_SCHEMA, *EARLIER_SCHEMAS)):
                 old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
         except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
             print(f"not reusing {rows_path} ({err})", file=sys.stderr)
@@ -273,6 +275,8 @@ def run_batch(
         ):
             todo.append(m)
         else:
+            if row.get("official_split") is None:  # an earlier row: a new row_sha too
+                row |= {"official_split": official_split(*key), "row_sha": None}
             rows[key] = row
             sys.stderr.writelines(_messages(m["image"], row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
