@@ -175,8 +175,8 @@ def test_catalog_hash_of_a_row_without_row_sha(tmp_path):
     }
     # Pinned: a change rewrites every sample of every dataset once, so it
     # must come with a new INGEST_FORMAT (and a new value here).
-    assert ingest_samples.INGEST_FORMAT == 2
-    assert ingest_samples.catalog_hash(fixed) == "f661a68ec695b93416ff67c82719b929"
+    assert ingest_samples.INGEST_FORMAT == 3
+    assert ingest_samples.catalog_hash(fixed) == "75ceff553d94251073a3047d9db4ee2b"
 
     row = make_row(3, tmp_path)
     assert "row_sha" not in row
@@ -351,7 +351,10 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
 
     managed = {*ingest_views.TIMELINE_VIEWS, ingest_views.DUPLICATES_VIEW}
     glaciers = {"JAC", "DBE", "COL", "Mapple"}
-    assert set(ds.list_saved_views()) == {"train", "test", "invalid", *glaciers, *managed}
+    assert set(ds.list_saved_views()) == {"train", "test", "val", "invalid", *glaciers, *managed}
+    # make_row's images are none of the official 56 validation images.
+    assert len(ds.load_saved_view("val")) == 0
+    assert set(ds.distinct("official_split")) <= {"train", "test"}
     assert ds.load_saved_view("JAC").values("date_taken") == sorted(
         r["date_taken"] for r in rows if r["glacier"] == "JAC"
     )

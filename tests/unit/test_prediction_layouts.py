@@ -21,6 +21,7 @@ from PIL import Image
 
 from caffe_dev.sample_data import generate, write_line_predictions, write_shifted_predictions
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import cut_to_box, read_corners
 from caffe_workflow.caffe.layout import label_paths
 from caffe_workflow.prediction_pixels import kind_of, read_gray
 from caffe_workflow.predictions import PredictionsError, find_predictions, parse_config
@@ -172,8 +173,8 @@ def test_nnunet_fronts_are_not_post_processed_again(data):
     assert (found.kind, found.postprocessed) == ("front", True)
     for stem, row in got.items():
         label = gray(data["data_dir"] / "fronts" / "test" / f"{stem}_front.png") == 255
-        box = Path(label_paths(data["data_dir"], "test", stem)["bbox"]).read_text()
-        inside = ev.cut_to_box(label, ev.read_box_corners(box))
+        box = label_paths(data["data_dir"], "test", stem)["bbox"]
+        inside = cut_to_box(label, read_corners(box))
         assert row["pred_pixels"] == int(inside.sum())
         if inside.any():
             assert row["mde_m"] == 0.0

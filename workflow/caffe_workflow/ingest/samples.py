@@ -20,7 +20,8 @@ from caffe_workflow.rows import json_default, row_sha
 
 # Bump when the mapping row -> sample changes, so every sample is rewritten once.
 # 2: catalog_hash from the row's row_sha (caffe_workflow.rows), not the whole row.
-INGEST_FORMAT = 2
+# 3: the field official_split.
+INGEST_FORMAT = 3
 
 MANAGED_TAGS = ("train", "test", "invalid")
 
