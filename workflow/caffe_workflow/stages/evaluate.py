@@ -20,7 +20,6 @@ a PNG) gives a row with ``valid`` False and the reason; the job goes on.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import sys
@@ -37,6 +36,7 @@ from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
 from caffe_workflow.caffe.fronts import trace_fronts
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
 
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
 
@@ -78,14 +78,8 @@ ROW_SCHEMA = pa.schema(
 
 
 def fingerprint(prediction, front, zones, bbox) -> str:
-    parts = [str(EVALUATION_VERSION)]
-    for path in (prediction, front, zones, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except (FileNotFoundError, TypeError):
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    """What an image's scores depend on, short of reading the files."""
+    return stat_fingerprint((prediction, front, zones, bbox), EVALUATION_VERSION)
 
 
 def _read(path, what: str) -> np.ndarray:

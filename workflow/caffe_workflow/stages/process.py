@@ -45,6 +45,7 @@ from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
@@ -131,14 +132,7 @@ def rows_table(rows: list[dict]) -> pa.Table:
 
 def fingerprint(image, zones, front, bbox, thumbnail_height: int) -> str:
     """What the row of an image depends on, short of reading the files."""
-    parts = [str(OUTPUT_VERSION), str(thumbnail_height)]
-    for path in (image, zones, front, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except FileNotFoundError:
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    return stat_fingerprint((image, zones, front, bbox), OUTPUT_VERSION, thumbnail_height)
 
 
 def _open(
@@ -325,7 +319,8 @@ def run_batch(
     members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
     thumbnail_height: int, workers: int = 1,
 ) -> dict:  # fmt: skip
-    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}.
+    """Bring one batch's rows up to date; returns {"processed": n, "kept": n,
+    "redone": the stems processed}.
 
     A member is processed when the previous rows (`rows_path`, kept by
     Snakemake as an update() output) hold no row for it, its fingerprint
@@ -363,7 +358,8 @@ def run_batch(
             sys.stderr.writelines(lines)
     table = rows_table([rows[key] for key in sorted(rows)])
     write_atomically(rows_path, lambda f: pq.write_table(table, f))
-    return {"processed": len(todo), "kept": len(members) - len(todo)}
+    return {"processed": len(todo), "kept": len(members) - len(todo),
+            "redone": [m["stem"] for m in todo]}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
