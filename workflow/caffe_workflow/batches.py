@@ -11,7 +11,10 @@ only the members whose inputs changed are processed again (stages/process.py),
 so a new image costs one image of work, not a batch's.
 
 The assignment is kept in `results/<dataset>/batches.tsv` (batch, split,
-stem, bytes), rewritten only when it changes.
+stem, bytes). The Snakefile computes it in memory at every start (from the
+manifest and data_dir) and only rule `batches` writes it, so a dry run or
+`--lint` changes nothing; a job on a cluster node reads it instead of listing
+data_dir again.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ def assign(
     for batch, size in kept.values():
         sizes[batch] = sizes.get(batch, 0) + size
         counts[batch] = counts.get(batch, 0) + 1
-    # Numbering continues after every batch ever made, so that a batch name is
-    # never reused for other images (a stale output could pass for it).
+    # Numbering continues after the highest batch in the manifest. A name whose
+    # images are all gone is no longer in it and can come back for new images:
+    # harmless, since a batch job keeps previous rows only for its current
+    # members (stages/process.py).
     numbers = [int(batch[1:]) for batch, _ in previous.values()]
     last = max(numbers) if numbers else -1
     current = batch_name(last) if last >= 0 and batch_name(last) in sizes else None
@@ -77,30 +82,24 @@ def assign(
     return kept
 
 
-def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
+def render(batches: dict[Key, tuple[str, int]]) -> bytes:
+    """The manifest's text: a header, then one row per image by batch and key."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(FIELDS)
     for (split, stem), (batch, size) in sorted(batches.items(), key=lambda i: (i[1][0], i[0])):
         writer.writerow((batch, split, stem, size))
-    data = buffer.getvalue().encode()
+    return buffer.getvalue().encode()
+
+
+def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
+    data = render(batches)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda f: f.write(data))
 
 
-def update(
-    path: str | os.PathLike,
-    images: dict[Key, int],
-    budget: int,
-    save: bool = True,
-    max_images: int = 2000,
-) -> dict[str, list[Key]]:
-    """Read the manifest, assign `images`, write it back if it changed (and
-    `save`); returns batch -> its members' keys, in key order."""
-    previous = read(path)
-    batches = assign(images, previous, budget, max_images)
-    if save and batches != previous:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write(path, batches)
+def group(batches: dict[Key, tuple[str, int]]) -> dict[str, list[Key]]:
+    """batch -> its members' keys, in key order."""
     members: dict[str, list[Key]] = {}
     for key in sorted(batches):
         members.setdefault(batches[key][0], []).append(key)

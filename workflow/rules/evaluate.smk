@@ -7,7 +7,9 @@
 
 rule evaluate:
     input:
-        lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
+        # The batch's members come from the manifest on a cluster node too.
+        manifest=ancient(MANIFEST),
+        predictions=lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
     output:
         # update(): the previous rows are kept for the images that did not change.
         rows=update(f"{RESULTS}/evaluation/{{model}}/batches/{{batch}}.parquet"),
@@ -24,6 +26,8 @@ rule evaluate:
         labels=batch_labels,  # reruns the job when a label changes
         kind=lambda w: PREDICTIONS[w.model].kind,
         evaluation_version=EVALUATION_VERSION,
+    message:
+        "Model {wildcards.model}, batch {wildcards.batch}: score its new and changed predictions"
     script:
         "../scripts/evaluate.py"
 
@@ -46,6 +50,8 @@ rule evaluate_merge:
         kind=lambda w: PREDICTIONS[w.model].kind,
         test_stems=test_stems,
         ignored=ignored_stems,
+    message:
+        "Model {wildcards.model}: metrics"
     script:
         "../scripts/evaluate_merge.py"
 
@@ -88,5 +94,7 @@ rule evaluation_report:
     resources:
         mem_mb=1000,
         runtime=5,
+    message:
+        "The models side by side"
     script:
         "../scripts/evaluation_report.py"

@@ -317,10 +317,10 @@ def process_and_log(member: dict, images_root: Path, thumbnail_height: int) -> t
 
 def run_batch(
     members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
-    thumbnail_height: int, workers: int = 1,
+    thumbnail_height: int, workers: int = 1, redone: list | None = None,
 ) -> dict:  # fmt: skip
-    """Bring one batch's rows up to date; returns {"processed": n, "kept": n,
-    "redone": the stems processed}.
+    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}
+    and appends the stems it processed to `redone` (when given).
 
     A member is processed when the previous rows (`rows_path`, kept by
     Snakemake as an update() output) hold no row for it, its fingerprint
@@ -358,8 +358,9 @@ def run_batch(
             sys.stderr.writelines(lines)
     table = rows_table([rows[key] for key in sorted(rows)])
     write_atomically(rows_path, lambda f: pq.write_table(table, f))
-    return {"processed": len(todo), "kept": len(members) - len(todo),
-            "redone": [m["stem"] for m in todo]}  # fmt: skip
+    if redone is not None:
+        redone.extend(m["stem"] for m in todo)
+    return {"processed": len(todo), "kept": len(members) - len(todo)}
 
 
 def main(argv: list[str] | None = None) -> int:
