@@ -74,8 +74,7 @@ def from_manifest():
     """(split, stem) -> path of the manifest's images: what a job started by a
     cluster executor needs, without listing data_dir again on the node."""
     return {
-        key: Path(batches_mod.member(DATA_DIR, *key)["image"])
-        for key in batches_mod.read(MANIFEST)
+        key: Path(batches_mod.member(DATA_DIR, *key)["image"]) for key in batches_mod.read(MANIFEST)
     }
 
 
@@ -92,9 +91,7 @@ def layout():
     if not DATA_DIR.exists():
         checkpoints.fetch.get()  # downloads and unpacks it first
     found = discover_or_exit()
-    assignment = batches_mod.assign(
-        found.sizes, batches_mod.read(MANIFEST), BATCH_BYTES
-    )
+    assignment = batches_mod.assign(found.sizes, batches_mod.read(MANIFEST), BATCH_BYTES)
     return found.images, batches_mod.group(assignment), assignment
 
 
@@ -144,9 +141,7 @@ def missing_folders():
     in_rows = set()
     for batch in sorted({made[key][0] for key in gone}):
         try:
-            rows = pq.read_table(
-                f"{RESULTS}/batches/{batch}.parquet", columns=["split", "stem"]
-            )
+            rows = pq.read_table(f"{RESULTS}/batches/{batch}.parquet", columns=["split", "stem"])
         except (OSError, ValueError):
             continue  # no rows yet: the batch job makes every folder
         in_rows.update(zip(rows["split"].to_pylist(), rows["stem"].to_pylist()))
@@ -199,9 +194,7 @@ def folders_param(wildcards):
 
 def batch_labels(wildcards):
     """The fingerprint of the batch's label files (rule evaluate's trigger)."""
-    paths = [
-        m[name] for m in batch_members(wildcards) for name in ("zones", "front", "bbox")
-    ]
+    paths = [m[name] for m in batch_members(wildcards) for name in ("zones", "front", "bbox")]
     return f"labels of {len(paths) // 3} images ({fingerprint(paths, named=True)})"
 
 
@@ -224,11 +217,7 @@ def eval_members(model, batch):
 
 def eval_batches(model):
     files = PREDICTIONS[model].files
-    return [
-        batch
-        for batch, keys in layout()[1].items()
-        if any(stem in files for _, stem in keys)
-    ]
+    return [batch for batch, keys in layout()[1].items() if any(stem in files for _, stem in keys)]
 
 
 def eval_batch_files(wildcards):
