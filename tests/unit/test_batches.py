@@ -72,3 +72,17 @@ def test_member_paths_are_the_layout_with_the_image_folder_canonical(tmp_path):
         "bbox": expected["bbox"],
     }
     assert list(got) == ["split", "stem", "image", "zones", "front", "bbox"]
+
+
+def test_per_batch_manifests_read_together_and_the_old_single_one(tmp_path):
+    first = batches.assign(keys(4), {}, budget=1 * MB)
+    assert batches.read_all(tmp_path) == {}
+    batches.write(tmp_path / "batches.tsv", first)  # an earlier version's manifest
+    assert batches.read_all(tmp_path) == first
+    for name in ("b0000", "b0001"):
+        batches.write(tmp_path / "batches" / f"{name}.tsv", batches.only(first, name))
+    assert batches.read_all(tmp_path) == first
+    assert batches.describe(batches.only(first, "b0001")).startswith("1 images (")
+    assert batches.describe(batches.only(first, "b0000")) != batches.describe(
+        batches.only(batches.assign(keys(4), {}, budget=2 * MB), "b0000")
+    )

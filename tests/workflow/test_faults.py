@@ -103,9 +103,7 @@ def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
                  config=config)  # fmt: skip
     wait_for(lambda: any(batch_rows.glob("*.parquet")), proc)
     kill_group(proc)
-    manifest = (results(workdir, name) / "batches.tsv").read_text().splitlines()[1:]
-    batches = {line.split("\t")[0] for line in manifest}
-    assert len(batches) >= 3, manifest
+    assert len(list(batch_rows.glob("*.tsv"))) >= 3  # the batches' manifests
     assert len(list(batch_rows.glob("*.parquet"))) == 1
     assert 0 < len(done_images(workdir)) < COUNT
     assert not (results(workdir, name) / "catalog.parquet").exists()

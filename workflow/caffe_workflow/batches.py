@@ -10,11 +10,14 @@ the last batch while it is under budget, then open new ones. Inside a job,
 only the members whose inputs changed are processed again (stages/process.py),
 so a new image costs one image of work, not a batch's.
 
-The assignment is kept in `results/<dataset>/batches.tsv` (batch, split,
-stem, bytes). The Snakefile computes it in memory at every start (from the
-manifest and data_dir) and only rule `batches` writes it, so a dry run or
-`--lint` changes nothing; a job on a cluster node reads it instead of listing
-data_dir again.
+The assignment is kept per batch, in `results/<dataset>/batches/<batch>.tsv`
+(batch, split, stem, bytes): the batch's manifest. The Snakefile computes
+the assignment in memory at every start (from the manifests and data_dir) and
+only rule `batches` writes a batch's manifest, when its members change, so a
+dry run or `--lint` changes nothing and a batch whose members stayed is not
+touched; a job on a cluster node reads the manifests instead of listing
+data_dir again. (`results/<dataset>/batches.tsv`, one manifest for all
+batches, is still read when no batch has its own.)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.layout import canonical_dir, file_parts
+from caffe_workflow.fingerprint import fingerprint
 
 Key = tuple[str, str]  # (split, stem)
 FIELDS = ("batch", "split", "stem", "bytes")
@@ -44,6 +48,20 @@ def read(path: str | os.PathLike) -> dict[Key, tuple[str, int]]:
     except FileNotFoundError:
         return {}
     return {(r["split"], r["stem"]): (r["batch"], int(r["bytes"])) for r in rows}
+
+
+def read_all(results: str | os.PathLike) -> dict[Key, tuple[str, int]]:
+    """The assignment of all batches: every `<results>/batches/b*.tsv`, or
+    the single `<results>/batches.tsv` of earlier versions."""
+    found: dict[Key, tuple[str, int]] = {}
+    for path in sorted(Path(results, "batches").glob("b*.tsv")):
+        found.update(read(path))
+    return found or read(Path(results, "batches.tsv"))
+
+
+def only(batches: dict[Key, tuple[str, int]], batch: str) -> dict[Key, tuple[str, int]]:
+    """The entries of one batch."""
+    return {key: value for key, value in batches.items() if value[0] == batch}
 
 
 def assign(
@@ -98,6 +116,13 @@ def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
     write_atomically(path, lambda f: f.write(data))
 
 
+def describe(members: dict[Key, tuple[str, int]]) -> str:
+    """A batch's members as its manifest job's param: their count and a
+    fingerprint of the manifest's text (a change reruns the job)."""
+    text = render(members).decode()
+    return f"{len(members)} images ({fingerprint([], text, length=12)})"
+
+
 def group(batches: dict[Key, tuple[str, int]]) -> dict[str, list[Key]]:
     """batch -> its members' keys, in key order."""
     members: dict[str, list[Key]] = {}
@@ -110,8 +135,8 @@ def group(batches: dict[Key, tuple[str, int]]) -> dict[str, list[Key]]:
 def _files(data_dir: str, split: str) -> tuple[tuple[str, str, str], ...]:
     """(name, folder + separator, suffix) of a split's SAR image (its folder
     canonical) and label files, resolved once per process: member() runs for
-    every image at every Snakemake start, where building its paths with
-    pathlib took 1.3 s of a no-op rerun at 20,000 images."""
+    every image at every Snakemake start, where building each path with
+    pathlib was a large part of a no-op rerun of many images."""
     parts = file_parts(Path(data_dir), split)
     sar_folder, sar_suffix = parts.pop("sar")
     files = {"image": (canonical_dir(sar_folder), sar_suffix)} | parts

@@ -64,18 +64,20 @@ def discover_or_exit():
         sys.exit(f"Error: {err}.")
 
 
-MANIFEST = f"{RESULTS}/batches.tsv"
 BATCH_BYTES = int(config["batch_mb"] * 1e6)
 # Written by rule `check`, the start check (workflow/rules/check.smk).
 CHECKED = f"{RESULTS}/source.json"
 
 
-def from_manifest():
-    """(split, stem) -> path of the manifest's images: what a job started by a
-    cluster executor needs, without listing data_dir again on the node."""
-    return {
-        key: Path(batches_mod.member(DATA_DIR, *key)["image"]) for key in batches_mod.read(MANIFEST)
-    }
+def manifest(batch):
+    """A batch's manifest: its members (caffe_workflow.batches)."""
+    return f"{RESULTS}/batches/{batch}.tsv"
+
+
+@functools.cache
+def previous_assignment():
+    """The assignment the manifests hold (as the last run left them)."""
+    return batches_mod.read_all(RESULTS)
 
 
 @functools.cache
@@ -83,15 +85,16 @@ def layout():
     """(images, batches, assignment): (split, stem) -> SAR image path, batch ->
     its members' keys, and (split, stem) -> (batch, bytes). The main process
     lists data_dir and assigns new images in memory (caffe_workflow.batches;
-    rule `batches` writes the manifest); a job on a cluster node reads the
-    manifest."""
-    if not workflow.is_main_process and Path(MANIFEST).exists():
-        assignment = batches_mod.read(MANIFEST)
-        return from_manifest(), batches_mod.group(assignment), assignment
+    rule `batches` writes each batch's manifest); a job on a cluster node
+    reads the manifests."""
+    if not workflow.is_main_process and previous_assignment():
+        assignment = previous_assignment()
+        images = {key: Path(batches_mod.member(DATA_DIR, *key)["image"]) for key in assignment}
+        return images, batches_mod.group(assignment), assignment
     if not DATA_DIR.exists():
         checkpoints.fetch.get()  # downloads and unpacks it first
     found = discover_or_exit()
-    assignment = batches_mod.assign(found.sizes, batches_mod.read(MANIFEST), BATCH_BYTES)
+    assignment = batches_mod.assign(found.sizes, previous_assignment(), BATCH_BYTES)
     return found.images, batches_mod.group(assignment), assignment
 
 
@@ -112,18 +115,12 @@ elif str(config["download"]).lower() != "true":
 
 
 @functools.cache
-def previous_manifest():
-    """The manifest as the last run left it ({} on a cluster node: not needed)."""
-    return batches_mod.read(MANIFEST) if workflow.is_main_process else {}
-
-
-@functools.cache
 def missing_folders():
     """(split, stem) of the images whose folder (results/<dataset>/images/
     <split>/<stem>/) is gone although their batch's rows hold them: a batch
     job made it. Images still to be processed (new, or in a batch a kill
     interrupted) are not counted: their batch job makes their folders."""
-    made = previous_manifest()
+    made = previous_assignment() if workflow.is_main_process else {}
     if not made or not DATA_DIR.exists():
         return []
     present = {}
@@ -152,20 +149,14 @@ def batch_files(wildcards):
     return [f"{RESULTS}/batches/{batch}.parquet" for batch in layout()[1]]
 
 
-def manifest_text():
-    """The manifest as rule `batches` writes it (the in-memory assignment)."""
-    return batches_mod.render(layout()[2])
-
-
-def manifest_param(wildcards):
-    """What reruns the batch manifest job: a new assignment (images came or went)."""
-    assignment = layout()[2]
-    digest = fingerprint([], manifest_text().decode(), length=12)
-    return f"{len(assignment)} images in {len(layout()[1])} batches ({digest})"
+def members_param(wildcards):
+    """What reruns a batch's manifest job: its members changed (images came or
+    went; a gone batch keeps its last manifest, read by no job)."""
+    return batches_mod.describe(batches_mod.only(layout()[2], wildcards.batch))
 
 
 def batch_members(wildcards):
-    """Each member's image and label paths (the job reads them from the manifest)."""
+    """Each member's image and label paths (the job reads them from its manifest)."""
     return [batches_mod.member(DATA_DIR, *key) for key in layout()[1][wildcards.batch]]
 
 
@@ -185,7 +176,7 @@ def batch_inputs(wildcards):
 
 
 def folders_param(wildcards):
-    """What reruns rule image_folders: a folder of a processed image is gone."""
+    """What reruns the image_folders job: a folder of a processed image is gone."""
     gone = missing_folders()
     if not gone:
         return "none missing"

@@ -7,8 +7,8 @@
 
 rule evaluate:
     input:
-        # The batch's members come from the manifest on a cluster node too.
-        manifest=ancient(MANIFEST),
+        # The batch's members come from its manifest on a cluster node too.
+        manifest=manifest("{batch}"),
         predictions=lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
     output:
         # update(): the previous rows are kept for the images that did not change.

@@ -5,33 +5,39 @@
 # work; Snakemake and a cluster see a few jobs instead of one per image.
 
 
-# The batch manifest, results/<dataset>/batches.tsv: the assignment the
-# Snakefile computed in memory at its start, written only by this job, so that
-# a dry run changes nothing. It reruns when the assignment changes (images came
-# or went); the batch jobs read it (on a cluster node too) and take it as an
-# ancient() input, so that rewriting it reruns no batch whose members stayed.
-# `run:` rather than `script:`: the assignment lives in this Snakemake process.
+# A batch's manifest, results/<dataset>/batches/<batch>.tsv: its members as
+# the Snakefile assigned them in memory at its start, written only by this
+# job, so that a dry run changes nothing. It reruns when the batch's members
+# change, and then so does the batch's job, which reads its members from it
+# (on a cluster node too); a batch whose members stayed is not touched.
 rule batches:
     output:
-        MANIFEST,
+        manifest("{batch}"),
     log:
-        f"{LOGS}/batches.log",
+        f"{LOGS}/batches/{{batch}}.log",
     localrule: True
+    conda:
+        "../../envs/caffe.yaml"
     params:
-        assignment=manifest_param,
+        members=members_param,
+        data_dir=str(DATA_DIR),
+        # results/<dataset>, where the other batches' manifests are.
+        results=lambda w, output: str(Path(output[0]).parent.parent),
+        batch_bytes=BATCH_BYTES,
     message:
-        "Batch manifest: {params.assignment}"
-    run:
-        batches_mod.write(output[0], layout()[2])
-        Path(log[0]).write_text(f"{params.assignment}\n")
+        "Batch {wildcards.batch}: its members, {params.members}"
+    script:
+        "../scripts/batches.py"
 
 
 rule process:
     input:
-        # The job reads its members from the manifest: as a param the member
+        # The job reads its members from its manifest: as a param the member
         # list would be compared, and printed when it changes, at every start.
-        manifest=ancient(MANIFEST),
-        checked=ancient(CHECKED),
+        manifest=manifest("{batch}"),
+        # The start check comes first. Not ancient(): Snakemake then skips the
+        # own reasons of the jobs after a job that reruns.
+        checked=CHECKED,
     output:
         # update(): Snakemake keeps the batch's previous rows, so the job
         # can reuse those of the members that did not change.
@@ -65,11 +71,14 @@ rule process:
 # make every start check and record each one. This job redoes the folders that
 # are gone although their batch's rows are up to date (a folder deleted by
 # hand): its param counts them at every start, so the next plain run notices.
-# A job of its own, so that a repaired folder reruns no catalog or ingest.
+# A job of its own, so that a repaired folder reruns no catalog or ingest; on
+# the submit host, since it usually only lists the folders.
 rule image_folders:
     input:
-        manifest=ancient(MANIFEST),
-        rows=lambda w: [ancient(f) for f in batch_files(w)],
+        # After the batch jobs; it runs again after any of them, at the cost
+        # of a listing.
+        manifests=lambda w: [manifest(batch) for batch in layout()[1]],
+        rows=batch_files,
     output:
         f"{RESULTS}/image_folders.txt",
     log:

@@ -14,7 +14,8 @@ p = snakemake.params  # noqa: F821
 root = Path(p.images_root)
 gone = [
     member(p.data_dir, split, stem)
-    for split, stem in sorted(read(snakemake.input.manifest))  # noqa: F821
+    for path in snakemake.input.manifests  # noqa: F821
+    for split, stem in sorted(read(path))
     if not (root / split / stem).is_dir()
 ]
 gone = [m for m in gone if os.path.exists(m["image"])]
