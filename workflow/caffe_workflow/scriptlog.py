@@ -58,3 +58,17 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
     if _console is not None:
         print(line, file=_console, flush=True)
+
+
+def console(line: str) -> None:
+    """Write `line` to the console only."""
+    print(line, file=_console or sys.__stderr__, flush=True)
+
+
+def fail(message: str) -> None:
+    """Stop the job with its one-line reason: `Error: ...` on the console,
+    `ERROR: ...` in the log (which Snakemake may print too: a failed job's
+    log is shown with show-failed-logs)."""
+    print(f"ERROR: {message}", file=sys.stderr, flush=True)
+    console(f"Error: {message}")
+    sys.exit(1)

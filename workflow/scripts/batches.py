@@ -9,7 +9,7 @@ from pathlib import Path
 
 from caffe_workflow import batches
 from caffe_workflow.caffe.layout import DataDirError, discover
-from caffe_workflow.scriptlog import say, stderr_to
+from caffe_workflow.scriptlog import fail, stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
 p = snakemake.params  # noqa: F821
@@ -17,12 +17,10 @@ batch = snakemake.wildcards.batch  # noqa: F821
 try:
     found = discover(Path(p.data_dir))
 except DataDirError as err:
-    say(f"Error: {err}.")
-    sys.exit(1)
+    fail(f"{err}.")
 assignment = batches.assign(found.sizes, batches.read_all(p.results), p.batch_bytes)
 members = batches.only(assignment, batch)
 if batches.describe(members) != p.members:
-    say(f"Error: data_dir {p.data_dir} changed while this run started: run it again.")
-    sys.exit(1)
+    fail(f"data_dir {p.data_dir} changed while this run started: run it again.")
 batches.write(snakemake.output[0], members)  # noqa: F821
 print(p.members, file=sys.stderr)

@@ -2,11 +2,10 @@
 
 import json
 import os
-import sys
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.ownership import OwnershipError, early_check
-from caffe_workflow.scriptlog import say, stderr_to
+from caffe_workflow.scriptlog import fail, say, stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
 # FiftyOne's own messages (e.g. on the database version) go to the log.
@@ -21,8 +20,7 @@ say(
 try:
     asked = early_check(p.dataset, p.data_dir, p.take_over)
 except OwnershipError as err:
-    say(f"Error: {err}")
-    sys.exit(1)
+    fail(str(err))
 if not asked:
     say("(dataset owner not checked now: the database did not answer; the ingest checks it)")
 if model:
@@ -31,8 +29,7 @@ if model:
     try:
         load(model)
     except ZooModelError as err:
-        say(f"Error: {err}")
-        sys.exit(1)
+        fail(str(err))
 record = {"dataset": p.dataset, "data_dir": p.data_dir, "owner_checked": asked,
           "embeddings_model": model}  # fmt: skip
 text = json.dumps(record, indent=2) + "\n"

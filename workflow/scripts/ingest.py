@@ -1,6 +1,6 @@
 """Rule ingest: the catalog -> the persistent FiftyOne dataset."""
 
-from caffe_workflow.scriptlog import say, stderr_to
+from caffe_workflow.scriptlog import console, stderr_to
 from caffe_workflow.stages.ingest import leave, run
 
 log = snakemake.log[0]  # noqa: F821 (snakemake is set by Snakemake)
@@ -24,7 +24,7 @@ if status:
     # A refused ingest says why in one line ("ERROR: ..."); the console gets it too.
     with open(log, encoding="utf-8", errors="replace") as f:
         reasons = [line.rstrip("\n") for line in f if line.startswith("ERROR: ")]
-    say(
+    console(
         f"Error: {reasons[-1][len('ERROR: ') :]}"
         if reasons
         else f"Error: the ingest failed (see {log})"
