@@ -238,5 +238,6 @@ EVALUATIONS = {
 }
 
 
-def plugins_dir():
-    return Path(workflow.basedir) / "workflow" / "plugins"
+# workflow/plugins of this repository, also when it is used as a module (then
+# workflow.basedir is the folder of the Snakefile that uses it).
+PLUGINS_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=False)).parent / "plugins"

@@ -17,7 +17,7 @@ rule summary:
         "../../envs/caffe.yaml"
     params:
         dataset=DATASET,
-        plugins=str(plugins_dir()),
+        plugins=str(PLUGINS_DIR),
         models=bool(EVALUATIONS),
     message:
         "Summary of dataset {params.dataset}"
