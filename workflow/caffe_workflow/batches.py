@@ -116,11 +116,20 @@ def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
     write_atomically(path, lambda f: f.write(data))
 
 
-def describe(members: dict[Key, tuple[str, int]]) -> str:
-    """A batch's members as its manifest job's param: their count and a
-    fingerprint of the manifest's text (a change reruns the job)."""
+class Members(str):
+    """A batch's members as its manifest job's param: compared and recorded
+    by Snakemake as the text, their count and a fingerprint of the manifest
+    (a change reruns the job), while the job gets the members themselves
+    (`entries`), as the Snakefile assigned them at its start."""
+
+    entries: dict
+
+
+def describe(members: dict[Key, tuple[str, int]]) -> Members:
     text = render(members).decode()
-    return f"{len(members)} images ({fingerprint([], text, length=12)})"
+    param = Members(f"{len(members)} images ({fingerprint([], text, length=12)})")
+    param.entries = members
+    return param
 
 
 def group(batches: dict[Key, tuple[str, int]]) -> dict[str, list[Key]]:

@@ -1,26 +1,17 @@
 """Rule batches: write one batch's manifest (its members).
 
-The assignment is made again here as the Snakefile made it at its start: the
-same manifests and data_dir give the same one, which the param records.
+The members come with the param (caffe_workflow.batches.Members): the
+assignment the Snakefile made at its start, from the manifests as they were
+then. (Made again here, it could differ: another batch's manifest may have
+been written since.)
 """
 
 import sys
-from pathlib import Path
 
 from caffe_workflow import batches
-from caffe_workflow.caffe.layout import DataDirError, discover
-from caffe_workflow.scriptlog import fail, stderr_to
+from caffe_workflow.scriptlog import stderr_to
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
-p = snakemake.params  # noqa: F821
-batch = snakemake.wildcards.batch  # noqa: F821
-try:
-    found = discover(Path(p.data_dir))
-except DataDirError as err:
-    fail(f"{err}.")
-assignment = batches.assign(found.sizes, batches.read_all(p.results), p.batch_bytes)
-members = batches.only(assignment, batch)
-if batches.describe(members) != p.members:
-    fail(f"data_dir {p.data_dir} changed while this run started: run it again.")
-batches.write(snakemake.output[0], members)  # noqa: F821
-print(p.members, file=sys.stderr)
+members = snakemake.params.members  # noqa: F821
+batches.write(snakemake.output[0], members.entries)  # noqa: F821
+print(members, file=sys.stderr)
