@@ -7,21 +7,22 @@
 
 # A batch's manifest, results/<dataset>/batches/<batch>.tsv: its members as
 # the Snakefile assigned them in memory at its start (handed to the job with
-# the param), written only by this job, so that a dry run changes nothing. It reruns when the batch's members
-# change, and then so does the batch's job, which reads its members from it
-# (on a cluster node too); a batch whose members stayed is not touched.
+# the param), written only by this job, so that a dry run changes nothing. It
+# reruns when the batch's members change, and then so does the batch's job,
+# which reads its members from it (on a cluster node too); a batch whose
+# members stayed is not touched.
 rule batches:
     output:
         manifest("{batch}"),
     log:
         f"{LOGS}/batches/{{batch}}.log",
-    message:
-        "Batch {wildcards.batch}: its members, {params.members}"
     localrule: True
     conda:
         "../../envs/caffe.yaml"
     params:
         members=members_param,
+    message:
+        "Batch {wildcards.batch}: its members, {params.members}"
     script:
         "../scripts/batches.py"
 
