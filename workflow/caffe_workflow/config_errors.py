@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import difflib
 
-import jsonschema
-
 WHERE = "config/README.md describes every key"
 
 
-def validation_error(err: BaseException) -> jsonschema.ValidationError | None:
+def _is_validation_error(err) -> bool:
+    """A jsonschema ValidationError (Snakemake's validate() raises one inside
+    its WorkflowError; recognised by its fields, jsonschema being Snakemake's
+    dependency, not this package's)."""
+    return all(hasattr(err, name) for name in ("validator", "absolute_path", "schema", "instance"))
+
+
+def validation_error(err: BaseException):
     """The jsonschema error inside Snakemake's WorkflowError (or `err` itself)."""
-    if isinstance(err, jsonschema.ValidationError):
+    if _is_validation_error(err):
         return err
     for arg in getattr(err, "args", ()):
-        if isinstance(arg, jsonschema.ValidationError):
+        if _is_validation_error(arg):
             return arg
     cause = err.__cause__ or err.__context__
     return validation_error(cause) if cause is not None else None
