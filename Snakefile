@@ -1,7 +1,10 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages, each one rule file (workflow/rules/), one rule and one module
-# (caffe_workflow.stages): fetch (only when data_dir is missing), process
-# (per image), catalog, evaluate (models in `predictions`), ingest, plots.
+# (caffe_workflow.stages): fetch (only when the default data_dir is missing),
+# check (the start check), process (per image), catalog, evaluate (models in
+# `predictions`), ingest, plots, summary (on the console). The start check and
+# the summary are rules, not onstart/onsuccess hooks, so that they also run
+# when this workflow is used as a module.
 import os
 
 from snakemake.utils import min_version
@@ -17,11 +20,13 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
+include: "workflow/rules/check.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
@@ -32,12 +37,7 @@ rule all:
         rules.plots.output,
         [e["metrics"] for e in EVALUATIONS.values()],
         rules.evaluation_report.output if EVALUATIONS else [],
-
-
-onstart:
-    check_dataset_owner()
-    check_zoo_model()
-
-
-onsuccess:
-    print_summary()
+        rules.image_folders.output,
+        rules.summary.output,
+    message:
+        f"Dataset {DATASET}: every result is up to date"

@@ -7,7 +7,9 @@
 
 rule evaluate:
     input:
-        lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
+        # The batch's members come from its manifest on a cluster node too.
+        manifest=manifest("{batch}"),
+        predictions=lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
     output:
         # update(): the previous rows are kept for the images that did not change.
         rows=update(f"{RESULTS}/evaluation/{{model}}/batches/{{batch}}.parquet"),
@@ -25,6 +27,8 @@ rule evaluate:
         kind=lambda w: PREDICTIONS[w.model].kind,
         postprocessed=lambda w: PREDICTIONS[w.model].postprocessed,
         evaluation_version=EVALUATION_VERSION,
+    message:
+        "Model {wildcards.model}, batch {wildcards.batch}: score its new and changed predictions"
     script:
         "../scripts/evaluate.py"
 
@@ -48,6 +52,8 @@ rule evaluate_merge:
         test_stems=test_stems,
         ignored=ignored_stems,
         source=lambda w: PREDICTIONS[w.model].source(),
+    message:
+        "Model {wildcards.model}: metrics"
     script:
         "../scripts/evaluate_merge.py"
 
@@ -90,5 +96,7 @@ rule evaluation_report:
     resources:
         mem_mb=1000,
         runtime=5,
+    message:
+        "The models side by side"
     script:
         "../scripts/evaluation_report.py"

@@ -22,7 +22,6 @@ Predictions are read as the official evaluation reads them
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import sys
@@ -41,6 +40,7 @@ from caffe_workflow.caffe.bounding_box import read_corners
 from caffe_workflow.caffe.fronts import trace_fronts
 from caffe_workflow.caffe.masks import crop_window
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
 from caffe_workflow.prediction_pixels import read_prediction
 
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
@@ -86,14 +86,8 @@ ROW_SCHEMA = pa.schema(
 
 
 def fingerprint(prediction, front, zones, bbox) -> str:
-    parts = [str(EVALUATION_VERSION)]
-    for path in (prediction, front, zones, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except (FileNotFoundError, TypeError):
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    """What an image's scores depend on, short of reading the files."""
+    return stat_fingerprint((prediction, front, zones, bbox), EVALUATION_VERSION)
 
 
 def _read(path, what: str) -> np.ndarray:

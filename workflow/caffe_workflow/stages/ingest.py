@@ -29,7 +29,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.layout import canonical_dir
@@ -49,7 +48,6 @@ from caffe_workflow.ownership import (
     LockTimeout,
     OwnershipError,
     check_owner,
-    record_source,
 )
 from caffe_workflow.zoo_model import ZooModelError
 
@@ -253,16 +251,10 @@ def run(
     summary: str,
     data_dir: str | None = None,
     take_over: bool = False,
-    source_record: str | None = None,
     evaluations: dict | None = None,
     zoo_model: str | None = None,
 ) -> int:
-    """The ingest as the workflow runs it: logs on stderr, summary file, exit code.
-
-    `source_record` (results/<dataset>/source.json) caches the ownership check
-    for the next run's early check: written after a successful ingest, removed
-    when the dataset turned out to belong to another data_dir.
-    """
+    """The ingest as the workflow runs it: logs on stderr, summary file, exit code."""
     # Logs go to stderr. Any destination other than "stdout"/"stdout,stderr"
     # makes FiftyOne add no handler of its own; its records then propagate to
     # the root handler below.
@@ -281,12 +273,8 @@ def run(
         models.RecordError,
     ) as e:
         print(f"ERROR: {e}", file=sys.stderr)
-        if isinstance(e, OwnershipError) and source_record:
-            Path(source_record).unlink(missing_ok=True)
         return 2
     write_summary(done, summary)
-    if source_record and data_dir:
-        record_source(Path(source_record).parent, dataset, data_dir)
     return 0
 
 

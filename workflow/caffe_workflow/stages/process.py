@@ -43,6 +43,7 @@ from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
 from caffe_workflow.caffe.splits import official_split
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
 from caffe_workflow.rows import EARLIER_SCHEMAS, ROW_SCHEMA, row_sha, rows_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
@@ -52,14 +53,7 @@ MAX_PIXELS = 64_000_000
 
 def fingerprint(image, zones, front, bbox, thumbnail_height: int) -> str:
     """What the row of an image depends on, short of reading the files."""
-    parts = [str(OUTPUT_VERSION), str(thumbnail_height)]
-    for path in (image, zones, front, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except FileNotFoundError:
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    return stat_fingerprint((image, zones, front, bbox), OUTPUT_VERSION, thumbnail_height)
 
 
 def _open(
@@ -245,9 +239,10 @@ def process_and_log(member: dict, images_root: Path, thumbnail_height: int) -> t
 
 def run_batch(
     members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
-    thumbnail_height: int, workers: int = 1,
+    thumbnail_height: int, workers: int = 1, redone: list | None = None,
 ) -> dict:  # fmt: skip
-    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}.
+    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}
+    and appends the stems it processed to `redone` (when given).
 
     A member is processed when the previous rows (`rows_path`, kept by
     Snakemake as an update() output) hold no row for it, its fingerprint
@@ -287,6 +282,8 @@ def run_batch(
             sys.stderr.writelines(lines)
     table = rows_table([rows[key] for key in sorted(rows)])
     write_atomically(rows_path, lambda f: pq.write_table(table, f))
+    if redone is not None:
+        redone.extend(m["stem"] for m in todo)
     return {"processed": len(todo), "kept": len(members) - len(todo)}
 
 
