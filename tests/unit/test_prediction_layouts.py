@@ -277,11 +277,15 @@ def test_model_line():
     from caffe_workflow.model_summary import model_line
 
     m = {
-        "model": "unet", "kind": "zones", "mde_m": 753.04, "images_evaluated": 120,
-        "images_without_front": 2, "images_missing": {"count": 2},
+        "model": "unet",
+        "kind": "zones",
+        "mde_m": 753.04,
+        "images_evaluated": 120,
+        "images_without_front": 2,
+        "images_missing": {"count": 2},
         "invalid_predictions": {"a": "x"},
         "ignored_files": {"count": 7, "files": [{"file": f"/p/f{i}.png"} for i in range(7)]},
-    }  # fmt: skip
+    }
     assert model_line(m) == (
         "unet (zones): MDE 753.0 m over 120 test images scored, 2 without a front, "
         "2 missing, 1 invalid, 7 files ignored (f0.png, f1.png, f2.png, f3.png, f4.png "

@@ -127,8 +127,13 @@ def _score(prediction, kind, label_front, corners, resolution, label_zones, post
     if reason is not None:
         return {"valid": False, "reason": reason, "front": None, "zones": None}
     front = ev.cut_to_box(prediction == 255, corners)
-    return {"valid": True, "reason": None, "front": front, "zones": None,
-            **ev.front_error(front, label_front, resolution)}  # fmt: skip
+    return {
+        "valid": True,
+        "reason": None,
+        "front": front,
+        "zones": None,
+        **ev.front_error(front, label_front, resolution),
+    }
 
 
 def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = False) -> dict:
@@ -198,9 +203,13 @@ def _message(row: dict) -> list[str]:
 
 
 def run_batch(
-    members: list[dict], model: str, kind: str, rows_path: str | os.PathLike, workers: int = 1,
+    members: list[dict],
+    model: str,
+    kind: str,
+    rows_path: str | os.PathLike,
+    workers: int = 1,
     postprocessed: bool = False,
-) -> dict:  # fmt: skip
+) -> dict:
     """Bring one (model, batch) file of rows up to date; {"evaluated", "kept"}.
 
     ``members``: the batch's images that have a prediction, each {split,
@@ -296,9 +305,15 @@ def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored, source
 
 
 def merge(
-    batch_files: list[str], model: str, kind: str, test_stems, ignored,
-    per_image: str | os.PathLike, metrics_path: str | os.PathLike, source: dict | None = None,
-) -> dict:  # fmt: skip
+    batch_files: list[str],
+    model: str,
+    kind: str,
+    test_stems,
+    ignored,
+    per_image: str | os.PathLike,
+    metrics_path: str | os.PathLike,
+    source: dict | None = None,
+) -> dict:
     tables = [pq.read_table(p) for p in batch_files]
     table = pa.concat_tables(tables) if tables else rows_table([])
     table = table.sort_by("stem") if table.num_rows else table
