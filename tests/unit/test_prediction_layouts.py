@@ -296,3 +296,26 @@ def test_model_line():
     assert model_line(m).endswith("1 file ignored (x.txt)")
     m["source"] = {"other_kind": 3}
     assert model_line(m).endswith("; 3 files of the other kind not read (as `kind` says)")
+
+
+def test_a_zone_prediction_that_is_not_gray_gets_a_gray_mask(data, tmp_path):
+    """FiftyOne reads an RGB mask as colours, not as the labels' values: the
+    App's mask of an RGB (or palette, or class-index) prediction is a gray
+    copy of the pixels that were scored; a gray file is its own mask."""
+    stem = data["stems"][0]
+    pixels = zone_pixels(data, stem)
+    rgb = tmp_path / "whole_save" / f"{stem}.png"
+    rgb.parent.mkdir()
+    Image.fromarray(pixels, mode="L").convert("RGB").save(rgb)
+    member = {"split": "test", "stem": stem, "prediction": str(rgb)}
+    member |= {k: str(v) for k, v in label_paths(data["data_dir"], "test", stem).items()}
+    row = evaluate_member(member, "m", "zones", masks_dir=tmp_path / "masks")
+    assert row["mask_path"] == str(tmp_path / "masks" / f"{stem}.png")
+    shown = Image.open(row["mask_path"])
+    assert shown.mode == "L" and np.array_equal(np.asarray(shown), pixels)
+
+    gray = tmp_path / f"{stem}_zones.png"
+    Image.fromarray(pixels, mode="L").save(gray)
+    member["prediction"] = str(gray)
+    row = evaluate_member(member, "m", "zones", masks_dir=tmp_path / "masks2")
+    assert row["mask_path"] == str(gray) and not (tmp_path / "masks2").exists()
