@@ -44,8 +44,8 @@ rule process:
     conda:
         "../../envs/caffe.yaml"
     threads: config["process_threads"]
-    # Per image at a time a thread and its decoded pixels; see the README's
-    # performance section for measured figures.
+    # Per image at a time a thread and its decoded pixels; docs/benchmarks.md
+    # has measured figures.
     resources:
         mem_mb=lambda wildcards, threads: 500 + 100 * threads,
         runtime=30,
@@ -80,6 +80,7 @@ rule image_folders:
         f"{RESULTS}/image_folders.txt",
     log:
         f"{LOGS}/image_folders.log",
+    localrule: True
     conda:
         "../../envs/caffe.yaml"
     threads: config["process_threads"]
