@@ -1,7 +1,8 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages, each one rule file (workflow/rules/), one rule and one module
 # (caffe_workflow.stages): fetch (only when data_dir is missing), process
-# (per image), catalog, evaluate (models in `predictions`), ingest, plots.
+# (per image), catalog, predict (models in `models`), evaluate (models in
+# `predictions` and `models`), ingest, plots.
 import os
 
 from snakemake.utils import min_version
@@ -19,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/plots.smk"
@@ -37,7 +39,9 @@ rule all:
 onstart:
     check_dataset_owner()
     check_zoo_model()
+    record_model_checks()
 
 
 onsuccess:
     print_summary()
+    finish_models()

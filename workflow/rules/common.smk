@@ -22,6 +22,7 @@ from caffe_workflow.caffe.layout import (
     label_paths,
 )
 from caffe_workflow.predictions import PredictionsError, parse_config
+import caffe_workflow.stages.predict as predict_stage
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.stages.ingest_models import FIELDS_VERSION
 from caffe_workflow.ownership import precheck
@@ -34,6 +35,14 @@ try:
     PREDICTIONS = parse_config(config.get("predictions"))
 except PredictionsError as err:
     sys.exit(f"Error: {err}.")
+
+# Models the workflow runs (config key `models`, rules/predict.smk): checked
+# now (one line per model that cannot be used), each usable one is one more
+# entry of PREDICTIONS, whose files its prediction jobs write.
+MODEL_RUNS = predict_stage.plan(
+    config.get("models"), f"results/{config.get('dataset_name')}", workflow.is_main_process
+)
+MODEL_RUNS.add_to(PREDICTIONS, lambda: [stem for _, stem in layout()[0]])
 
 validate(config, "../schemas/config.schema.yaml")
 

@@ -7,7 +7,9 @@
 
 rule evaluate:
     input:
-        lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
+        # A model the workflow runs: its prediction job's manifest (predict.smk).
+        lambda w: model_manifest(w)
+        or [m["prediction"] for m in eval_members(w.model, w.batch)],
     output:
         # update(): the previous rows are kept for the images that did not change.
         rows=update(f"{RESULTS}/evaluation/{{model}}/batches/{{batch}}.parquet"),
