@@ -40,7 +40,9 @@ except PredictionsError as err:
 # now (one line per model that cannot be used), each usable one is one more
 # entry of PREDICTIONS, whose files its prediction jobs write.
 MODEL_RUNS = predict_stage.plan(
-    config.get("models"), f"results/{config.get('dataset_name')}", workflow.is_main_process
+    config.get("models"),
+    f"results/{config.get('dataset_name')}",
+    workflow.is_main_process,
 )
 MODEL_RUNS.add_to(PREDICTIONS, lambda: [stem for _, stem in layout()[0]])
 

@@ -6,34 +6,6 @@
 # job of the same (model, batch), which scores what it lists.
 
 
-def model_manifest(wildcards):
-    """The evaluate rule's input for a model the workflow runs, else []."""
-    if wildcards.model not in MODEL_RUNS.specs:
-        return []
-    return predict_stage.manifest_path(RESULTS, wildcards.model, wildcards.batch)
-
-
-def model_manifests():
-    """Every prediction job's manifest: {model: [paths]}."""
-    return {
-        model: [predict_stage.manifest_path(RESULTS, model, batch) for batch in layout()[1]]
-        for model in MODEL_RUNS.specs
-    }
-
-
-def record_model_checks():
-    """Remember the ONNX models that passed the start's check (onstart: a
-    dry run writes nothing)."""
-    predict_stage.record_checks(MODEL_RUNS)
-
-
-def finish_models():
-    """What each model predicted, on which provider; a model's problem again
-    and a non-zero exit status (onsuccess)."""
-    if MODEL_RUNS.specs or MODEL_RUNS.problems:
-        predict_stage.finish(MODEL_RUNS, model_manifests())
-
-
 rule predict:
     output:
         # update(): the job reads the previous manifest to skip what is done.
@@ -56,7 +28,9 @@ rule predict:
         fingerprint=lambda w: MODEL_RUNS.fingerprints[w.model],
         # Reruns the batch when one of its images is added, replaced or removed.
         images=batch_images,
-        retry=lambda w: predict_stage.retry_token(predict_stage.manifest_path(RESULTS, w.model, w.batch)),
+        retry=lambda w: predict_stage.retry_token(
+            predict_stage.manifest_path(RESULTS, w.model, w.batch)
+        ),
         manifest=MANIFEST,
         data_dir=str(DATA_DIR),
         out_dir=lambda w: predict_stage.models_dir(RESULTS, w.model),
