@@ -99,12 +99,16 @@ def test_plan_checks_once_and_leaves_out_unusable_models(tmp_path, capsys):
         "wide": {"onnx": wide, "kind": "zones"},
         "gone": {"onnx": str(tmp_path / "gone.onnx"), "kind": "zones"},
         "cmd": {"command": "true {input_dir} {output_dir}", "kind": "fronts"},
+        "flat": str(net),
+        "odd": {"onnx": net, "kind": "edges"},
     }
     runs = stage.plan(models, str(results))
     assert set(runs.specs) == {"net", "cmd"}
     assert runs.checked == {"net": "CPUExecutionProvider"}
     assert "has shape" in runs.problems["wide"]
     assert "ONNX file does not exist" in runs.problems["gone"]
+    assert "must be a mapping" in runs.problems["flat"]
+    assert "kind must be zones or fronts" in runs.problems["odd"]
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if "model gone:" in line]) == 1
     assert not results.exists()  # the record is written by record_checks only
