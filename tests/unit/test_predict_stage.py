@@ -139,7 +139,7 @@ def test_finish_names_each_problem_and_fails(tmp_path, capsys):
         stage.finish(runs, {"net": [str(manifest)]})
     err = capsys.readouterr().err
     assert "model net: 1 images predicted in this run on CPUExecutionProvider" in err
-    assert "Error: model gone: no file; its predictions were left out" in err
+    assert "Error: model gone: no file; it gets no prediction in this run" in err
     runs.problems = {}
     stage.finish(runs, {"net": [str(manifest)]})  # no problem: no exit
 
@@ -150,3 +150,25 @@ def test_evaluate_members_follow_the_manifest(tmp_path):
     members = [{"stem": "A"}, {"stem": "B"}]
     assert stage.predicted_members(members, [str(manifest)]) == [{"stem": "A"}]
     assert stage.predicted_members(members, ["x_zones.png"]) == members
+
+
+def test_a_model_that_breaks_keeps_its_earlier_predictions(tmp_path, capsys):
+    results = tmp_path / "results"
+    net = zones_net(tmp_path / "net.onnx")
+    entry = {"onnx": net, "kind": "zones"}
+    paths = images(tmp_path / "sar", 2)
+    out = results / "models" / "net"
+    stage.run_batch("net", entry, paths, out, out / "manifest_b0000.json", retry="")
+    stems = {os.path.basename(p)[:-4] for p in paths}
+
+    with open(net, "wb") as f:
+        f.write(b"not a model")
+    runs = stage.plan({"net": entry}, str(results))
+    assert runs.specs == {} and "cannot load" in runs.problems["net"]
+    assert runs.kept == {"net": ("zones", stems)}
+    err = capsys.readouterr().err
+    assert "its 2 earlier predictions stay scored and in the dataset" in err
+    found = {}
+    runs.add_to(found, lambda: [*stems, "OTHER"])
+    assert set(found["net"].files) == stems and found["net"].kind == "zones"
+    assert all(os.path.isfile(f) for f in found["net"].files.values())

@@ -6,6 +6,7 @@ data stages still complete."""
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,8 +165,16 @@ def test_models_predicted_incrementally(tmp_path, fiftyone_env):
     assert dataset.one(F("stem") == newer)["net_zones"] is not None
     assert not dataset.has_field("gone_zones") and not dataset.has_field("wide_zones")
 
-    # 6. The failed command is tried again at the next run, nothing else.
+    # 6. The failed command is tried again at the next run. A model file that
+    # breaks: no prediction job, its earlier predictions stay in the dataset.
+    Path(net).write_bytes(b"not an ONNX model")
     done = run("retry", ok=False)
-    assert runner.job_counts(done.log)["predict"] == 1
+    assert runner.job_counts(done.log)["predict"] == 1  # broken's
     assert [m["error"] for m in manifests(workdir, "broken")] == [broken[0][len("Error: ") :]]
+    net_lines = [line for line in done.stderr.splitlines() if "model net:" in line]
+    assert len(net_lines) == 2 and "cannot load" in net_lines[0], net_lines
+    assert f"its {COUNT + 2} earlier predictions stay scored" in net_lines[0]
+    dataset = fo.load_dataset(DATASET)
+    assert all(s["net_zones"] is not None for s in dataset)
+    assert "net" in dataset.list_evaluations()
     print("run times (s) and the oracle's MDE:", figures)

@@ -4,7 +4,7 @@
 
 def model_manifest(wildcards):
     """The evaluate rule's input for a model the workflow runs, else []."""
-    if wildcards.model not in MODEL_RUNS.specs:
+    if wildcards.model not in MODEL_RUNS.specs | MODEL_RUNS.kept:
         return []
     return predict_stage.manifest_path(RESULTS, wildcards.model, wildcards.batch)
 

@@ -6,9 +6,10 @@ heavy parts, onnxruntime and NumPy, load only in a job or a check subprocess):
 - When Snakemake starts, :func:`plan` parses ``models`` and checks each ONNX
   model whose fingerprint (file hash, options) changed since the last check
   that passed (one subprocess, ``caffe_workflow.inference.check``). A model
-  that cannot be used is one line, and is left out of the run: the data
-  stages and the other models go on, and the run ends with the line again
-  and a non-zero exit status (:func:`finish`). Each usable model becomes one
+  that cannot be used is one line, and gets no prediction job: the data
+  stages and the other models go on, the predictions it made in earlier runs
+  stay scored and in the dataset (:attr:`ModelRuns.kept`), and the run ends
+  with the line again and a non-zero exit status (:func:`finish`). Each usable model becomes one
   more entry of `predictions` (:class:`PlannedFiles`), so the evaluate rule
   scores it and the ingest gives it fields like a model scored from a folder.
 - :func:`run_batch` is one job per (model, batch of images): it predicts only
@@ -32,7 +33,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from caffe_workflow.inference.spec import ModelError, ModelSpec, parse_model
+from caffe_workflow.inference.spec import (
+    MODEL_NAME,
+    SUFFIXES,
+    ModelError,
+    ModelSpec,
+    parse_model,
+)
 from caffe_workflow.predictions import Predictions
 
 RECORD = "models_checked.json"  # in results/<dataset>/: checks that passed
@@ -83,6 +90,10 @@ class ModelRuns:
     entries: dict[str, dict] = field(default_factory=dict)
     fingerprints: dict[str, dict] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    # Models with a problem that have predictions from earlier runs:
+    # model -> (kind, stems). They stay entries of `predictions` with those
+    # files, so a model file that breaks does not take its fields away.
+    kept: dict[str, tuple[str, set]] = field(default_factory=dict)
     checked: dict[str, str] = field(default_factory=dict)  # model -> provider, checked now
     started_ns: int = 0
 
@@ -99,6 +110,10 @@ class ModelRuns:
             folder = os.path.abspath(models_dir(self.results, name))
             files = PlannedFiles(folder, spec.suffix, stems)
             predictions[name] = Predictions(name, folder, PREDICTION_KIND[spec.kind], files)
+        for name, (kind, done) in self.kept.items():
+            folder = os.path.abspath(models_dir(self.results, name))
+            files = PlannedFiles(folder, SUFFIXES[kind], lambda done=done: done & set(stems()))
+            predictions[name] = Predictions(name, folder, PREDICTION_KIND[kind], files)
 
 
 def fingerprint_key(fingerprint: dict) -> str:
@@ -143,9 +158,34 @@ def plan(models: dict | None, results: str, check: bool = True) -> ModelRuns:
             continue
         runs.specs[name], runs.entries[name] = spec, entry
         runs.fingerprints[name] = fingerprint
-    for line in runs.problems.values():
-        print(f"Error: {line}; its predictions are left out of this run.", file=sys.stderr)
+    for name in runs.problems:
+        earlier = _earlier(results, name)
+        if earlier:
+            runs.kept[name] = earlier
+        print(f"Error: {runs.problems[name]}; {_consequence(runs, name)}.", file=sys.stderr)
     return runs
+
+
+def _earlier(results: str, name) -> tuple[str, set] | None:
+    """(kind, stems) of the predictions a model's jobs wrote in earlier runs."""
+    if not isinstance(name, str) or not MODEL_NAME.match(name):
+        return None
+    kind, stems = None, set()
+    for path in sorted(Path(models_dir(results, name)).glob("manifest_*.json")):
+        record = read_manifest(path)
+        fingerprint = record.get("fingerprint") or {}
+        kind = kind or fingerprint.get("kind")
+        stems |= set(record.get("written", {}))
+    return (kind, stems) if stems and kind in SUFFIXES else None
+
+
+def _consequence(runs: ModelRuns, name: str) -> str:
+    if name in runs.kept:
+        return (
+            f"no prediction in this run; its {len(runs.kept[name][1])} earlier "
+            "predictions stay scored and in the dataset"
+        )
+    return "it gets no prediction in this run"
 
 
 def record_checks(runs: ModelRuns) -> None:
@@ -310,7 +350,7 @@ def run_batch(
 def finish(runs: ModelRuns, manifests: dict[str, list[str]]) -> None:
     """At the end of a run: per model, what was predicted in this run and on
     which provider; every model problem again, then a non-zero exit if any."""
-    problems = [f"{line}; its predictions were left out" for line in runs.problems.values()]
+    problems = [f"{line}; {_consequence(runs, name)}" for name, line in runs.problems.items()]
     for model, paths in manifests.items():
         predicted, total, providers = 0, 0, set()
         for path in paths:
