@@ -1,8 +1,11 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages, each one rule file (workflow/rules/), one rule and one module
-# (caffe_workflow.stages): fetch (only when data_dir is missing), process
-# (per image), catalog, predict (models in `models`), evaluate (models in
-# `predictions` and `models`), ingest, plots.
+# (caffe_workflow.stages): fetch (only when the default data_dir is missing),
+# check (the start check), process (per image), catalog, predict (models in
+# `models`), evaluate (models in `predictions` and `models`), ingest, plots,
+# summary (on the console). The start check and the summary are rules, not
+# onstart/onsuccess hooks, so that they also run when this workflow is used
+# as a module.
 import os
 
 from snakemake.utils import min_version
@@ -18,13 +21,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
+include: "workflow/rules/check.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
-include: "workflow/rules/models.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
@@ -35,14 +39,7 @@ rule all:
         rules.plots.output,
         [e["metrics"] for e in EVALUATIONS.values()],
         rules.evaluation_report.output if EVALUATIONS else [],
-
-
-onstart:
-    check_dataset_owner()
-    check_zoo_model()
-    record_model_checks()
-
-
-onsuccess:
-    print_summary()
-    finish_models()
+        rules.image_folders.output,
+        rules.summary.output,
+    message:
+        f"Dataset {DATASET}: every result is up to date"

@@ -60,7 +60,7 @@ def build(data_dir: str, dataset_name: str, thumbnails_dir: str) -> dict:
     # Let the list go (a notebook would keep it): the added samples are the
     # dataset's in-memory singletons, so iter_samples below would hand back
     # these same objects and every mask attached to them would stay in
-    # memory (measured: > 23 GB at 681 full-size images, OOM on 24 GB).
+    # memory (at the full data set, more than a workstation has).
     del samples
     timings["add_samples_s"] = time.perf_counter() - t
 

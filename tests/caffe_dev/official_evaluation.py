@@ -9,11 +9,10 @@ data_processing/data_postprocessing.py), deliberately with its costs:
   and jaccard_score, ``average=None``);
 - component sizes with one ``labels == k`` pass over the image per component;
 - distances from the all-pairs matrix ``scipy.spatial.distance.cdist``;
-- the MDE as the mean of every distance of every image concatenated.
+- the MDE as the mean of every distance of every image concatenated;
+- front models: the real ``fil_finder.FilFinder2D`` called as the official
+  code calls it (:func:`filfinder_longest_paths`), not the workflow's port.
 
-Only the FilFinder2D longest-path step is shared with the fast module
-(:func:`caffe_workflow.caffe.evaluation.longest_paths`): ``fil_finder`` does not
-run on the project's numpy. So the benchmark compares everything else.
 It answers "the same MDE?" and "how much faster?" for ``make bench``::
 
     python -m caffe_dev.official_evaluation --predictions DIR \
@@ -27,6 +26,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import skimage.measure
@@ -35,9 +35,47 @@ from scipy.spatial import distance
 from skimage.morphology import skeletonize
 from sklearn.metrics import jaccard_score, precision_recall_fscore_support
 
-from caffe_workflow.caffe.evaluation import longest_paths
-
 ZONE_NAMES = ("NA", "rock", "glacier", "ocean")
+
+# The seed of the medial-axis tie-break, the same as caffe/longest_path.py's.
+MEDIAL_AXIS_SEED = 0
+
+
+def import_fil_finder():
+    """``fil_finder`` (dev extra), importable on NumPy >= 2.4.
+
+    Test-only shim: fil_finder 1.8 calls ``np.in1d``, which NumPy 2.4 removed;
+    its only uses (pixel_ident.py) sum the result, for which ``np.isin`` is the
+    same. Raises ImportError when fil_finder is not installed.
+    """
+    if not hasattr(np, "in1d"):
+        np.in1d = np.isin
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy's deprecation notices on import
+        import fil_finder
+    return fil_finder
+
+
+def filfinder_longest_paths(skeleton: np.ndarray, seed: int | None = MEDIAL_AXIS_SEED):
+    """The union of each skeleton piece's longest path, by the real FilFinder2D.
+
+    data_postprocessing.py: postprocess_front_segmenation, call for call, except
+    the seed: the official ``medskel`` leaves medial_axis's tie-break unseeded,
+    so its output varies from run to run where ties occur; ``seed`` fixes it
+    (None: unseeded, as the official code).
+    """
+    import astropy.units as u
+
+    FilFinder2D = import_fil_finder().FilFinder2D
+    skeleton = np.asarray(skeleton, dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fil_finder warns about the missing distance
+        fil = FilFinder2D(skeleton, distance=None, mask=skeleton)
+        fil.preprocess_image(skip_flatten=True)
+        fil.create_mask(use_existing_mask=True)
+        fil.medskel(verbose=False, rng=seed)
+        fil.analyze_skeletons(skel_thresh=5 * u.pix)
+        return np.asarray(fil.skeleton_longpath, dtype=bool)
 
 
 def read_gray(path: str) -> np.ndarray:
@@ -122,7 +160,7 @@ def front_from_front_prediction(mask: np.ndarray, threshold: float) -> np.ndarra
     classes = (mask == 255).astype(np.uint8)
     if len(np.unique(classes)) == 1:
         return classes.astype(float)
-    return drop_short(longest_paths(skeletonize(classes)), threshold)
+    return drop_short(filfinder_longest_paths(skeletonize(classes)), threshold)
 
 
 def cut_to_box(front: np.ndarray, box_path: str) -> np.ndarray:

@@ -108,12 +108,14 @@ def slurm_jobs(cluster, since: set[int]) -> dict[int, str]:
 
 
 def manifest_batches(workdir: Path, stems=None) -> list[str]:
-    """The batches of the run's manifest (of `stems` only, if given)."""
+    """The batches of the run's manifests (of `stems` only, if given)."""
     import csv
 
-    (manifest,) = (workdir / "results").glob("*/batches.tsv")
-    with open(manifest, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    rows = []
+    for manifest in (workdir / "results").glob("*/batches/b*.tsv"):  # one per batch
+        with open(manifest, newline="") as f:
+            rows += list(csv.DictReader(f, delimiter="\t"))
+    assert rows, "no batch manifest"
     return sorted({r["batch"] for r in rows if stems is None or r["stem"] in stems})
 
 

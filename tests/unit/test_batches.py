@@ -35,16 +35,18 @@ def test_gone_images_leave_their_batch_and_names_are_not_reused_while_used():
     assert batches.assign(newer, again, budget=1 * MB)[("test", "new")][0] == "b0002"
 
 
-def test_manifest_round_trip_and_update(tmp_path):
-    path = tmp_path / "batches.tsv"
-    members = batches.update(path, keys(4), budget=1 * MB)
-    assert members == {"b0000": sorted(keys(3)), "b0001": [("train", "img003")]}
-    mtime = path.stat().st_mtime_ns
-    assert batches.update(path, keys(4), budget=1 * MB) == members
-    assert path.stat().st_mtime_ns == mtime  # unchanged: not rewritten
-    assert batches.update(path, keys(5), budget=1 * MB, save=False)["b0001"] == [
-        ("train", "img003"), ("train", "img004")]  # fmt: skip
-    assert batches.read(path) == batches.assign(keys(4), {}, budget=1 * MB)
+def test_manifest_round_trip_and_grouping(tmp_path):
+    path = tmp_path / "results" / "batches.tsv"
+    assert batches.read(path) == {}  # no manifest yet
+    first = batches.assign(keys(4), {}, budget=1 * MB)
+    batches.write(path, first)
+    assert batches.read(path) == first
+    assert path.read_bytes() == batches.render(first)
+    assert batches.group(first) == {"b0000": sorted(keys(3)), "b0001": [("train", "img003")]}
+    # The next start assigns from the manifest: the same batches, the new image last.
+    again = batches.assign(keys(5), batches.read(path), budget=1 * MB)
+    assert batches.group(again)["b0001"] == [("train", "img003"), ("train", "img004")]
+    assert batches.render(again) != batches.render(first)
 
 
 def test_small_images_are_also_limited_by_count():
@@ -70,3 +72,17 @@ def test_member_paths_are_the_layout_with_the_image_folder_canonical(tmp_path):
         "bbox": expected["bbox"],
     }
     assert list(got) == ["split", "stem", "image", "zones", "front", "bbox"]
+
+
+def test_per_batch_manifests_read_together_and_the_old_single_one(tmp_path):
+    first = batches.assign(keys(4), {}, budget=1 * MB)
+    assert batches.read_all(tmp_path) == {}
+    batches.write(tmp_path / "batches.tsv", first)  # an earlier version's manifest
+    assert batches.read_all(tmp_path) == first
+    for name in ("b0000", "b0001"):
+        batches.write(tmp_path / "batches" / f"{name}.tsv", batches.only(first, name))
+    assert batches.read_all(tmp_path) == first
+    assert batches.describe(batches.only(first, "b0001")).startswith("1 images (")
+    assert batches.describe(batches.only(first, "b0000")) != batches.describe(
+        batches.only(batches.assign(keys(4), {}, budget=2 * MB), "b0000")
+    )

@@ -206,14 +206,11 @@ def test_wrong_password_is_one_masked_line(site, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.mongod
-def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
+def test_check_tells_missing_login_and_missing_rights(site):
     mongod = site["mongod"]
-    for name, value in site["env"].items():
-        if name.startswith("FIFTYONE_"):
-            monkeypatch.setenv(name, value)
 
     # The right user and password: the check passes.
-    check_database(mongod.uri_with(site["user"], PASSWORD))
+    check_database(mongod.uri_with(site["user"], PASSWORD), site["database"])
 
     # No user in the URI: ping would pass, FiftyOne's first query would not.
     with pytest.raises(
@@ -221,12 +218,12 @@ def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
         match=r"requires a login; put a user and password "
         r"in FIFTYONE_DATABASE_URI",
     ):
-        check_database(mongod.uri)
+        check_database(mongod.uri, site["database"])
 
     # A user with rights on another database only.
     mongod.create_user("elsewhere", PASSWORD, [{"role": "readWrite", "db": "other"}])
     with pytest.raises(DatabaseAuthError) as raised:
-        check_database(mongod.uri_with("elsewhere", PASSWORD))
+        check_database(mongod.uri_with("elsewhere", PASSWORD), site["database"])
     message = str(raised.value)
     assert message.startswith(
         f"user 'elsewhere' may not use database '{site['database']}' "
@@ -237,4 +234,4 @@ def test_check_tells_missing_login_and_missing_rights(site, monkeypatch):
 
     # Authentication errors are still DatabaseUnreachable, which the ingest catches.
     with pytest.raises(DatabaseUnreachable, match="authentication failed"):
-        check_database(mongod.uri_with(site["user"], WRONG))
+        check_database(mongod.uri_with(site["user"], WRONG), site["database"])

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import box_keep_ranges, cut_to_box, parse_corners
 
 NA, ROCK, GLACIER, OCEAN = 0, 64, 127, 254
 WHOLE = [(-5, 1000), (-5, -5), (1000, -5), (1000, 1000)]  # box corners covering everything
@@ -192,26 +193,30 @@ def test_short_front_prediction_removed():
 BOX_TEXT = "x,y\n2.5,7.6\n2.5,1.4\n8.5,1.4\n8.5,7.6\n"  # rounds to x 2..8, y 1..8
 
 
-def test_read_box_corners_rounds_half_to_even():
-    assert ev.read_box_corners(BOX_TEXT) == [(2, 8), (2, 1), (8, 1), (8, 8)]
+def test_box_cut_rounds_half_to_even():
+    # x 2.5 -> 2 and 8.5 -> 8 (halves to even), y 1.4 -> 1 and 7.6 -> 8.
+    assert parse_corners(BOX_TEXT) == [(2.5, 7.6), (2.5, 1.4), (8.5, 1.4), (8.5, 7.6)]
+    rows, cols = box_keep_ranges(parse_corners(BOX_TEXT), (10, 12))
+    assert np.flatnonzero(rows).tolist() == list(range(1, 8))
+    assert np.flatnonzero(cols).tolist() == list(range(2, 8))
 
 
 def test_box_cuts_the_prediction_not_the_label():
     # Rows [1, 8) and columns [2, 8) are kept.
     pred = np.ones((10, 12), bool)
-    cut = ev.cut_to_box(pred, ev.read_box_corners(BOX_TEXT))
+    cut = cut_to_box(pred, parse_corners(BOX_TEXT))
     assert cut.sum() == 7 * 6
     assert cut[1, 2] and cut[7, 7]
     assert not cut[8, 2] and not cut[1, 8] and not cut[0, 5] and not cut[5, 1]
     label = hline((10, 12), 9, 0, 12)  # entirely outside the box, still used
     prediction = np.where(pred, 255, 0).astype(np.uint8)
-    rec = ev.evaluate_image(prediction, "front", label, ev.read_box_corners(BOX_TEXT), 20)
+    rec = ev.evaluate_image(prediction, "front", label, parse_corners(BOX_TEXT), 20)
     assert rec["label_pixels"] == 12
 
 
 def test_box_corner_beyond_the_image_clips_to_size_minus_one():
     # right-lower x 50 > width 12 -> 11, so the last column is cut (official clipping).
-    rows, cols = ev.box_keep_ranges([(0, 50), (0, -3), (50, -3), (50, 50)], (10, 12))
+    rows, cols = box_keep_ranges([(0, 50), (0, -3), (50, -3), (50, 50)], (10, 12))
     assert rows.sum() == 9 and not rows[9]
     assert cols.sum() == 11 and not cols[11]
 
@@ -221,10 +226,10 @@ def test_box_cut_changes_the_error():
     pred = hline((20, 40), 10, 0, 40)
     pred[3, 0:40] = True  # a second line 7 px away...
     box = [(0, 8), (0, 5), (40, 5), (40, 8)]  # ...and the box keeps rows 5..7 only: nothing
-    front = ev.cut_to_box(pred, box)
+    front = cut_to_box(pred, box)
     assert not front.any()
     box = [(0, 12), (0, 5), (40, 5), (40, 12)]  # rows 5..11: the true line only
-    assert ev.front_error(ev.cut_to_box(pred, box), label, 10)["mde_m"] == 0.0
+    assert ev.front_error(cut_to_box(pred, box), label, 10)["mde_m"] == 0.0
 
 
 # --- pooling and breakdowns ------------------------------------------------
@@ -398,7 +403,7 @@ def test_fast_and_official_agree(tmp_path):
         (raw / "bounding_boxes" / f"{stem}_front_extent_coord.txt").write_text(box)
         _write(tmp_path / "zm" / f"{stem}_zones.png", pred)
         _write(tmp_path / "fm" / "sub" / f"{stem}_front.png", front_pred)
-        corners = ev.read_box_corners(box)
+        corners = parse_corners(box)
         res = ev.image_keys(stem)["resolution"]
         zr = ev.evaluate_image(pred, "zones", label_front, corners, res, label_zones=label)
         fr = ev.evaluate_image(front_pred, "front", label_front, corners, res)

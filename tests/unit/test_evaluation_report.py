@@ -89,7 +89,7 @@ MODELS = {
 
 
 def test_breakdown_tables_hold_the_numbers_in_their_cells():
-    summary, season, sensor, resolution = _tables(er.table_html(MODELS))
+    summary, season, sensor, resolution = _tables(er.table_html(MODELS, published=[]))
     assert summary[0][:3] == ["model", "kind", "all"]
     assert [row[0] for row in summary[1:]] == ["hed", "unet"]
     assert summary[2][-1] == "0.812"  # unet's zone IoU
@@ -148,3 +148,47 @@ def test_over_time_without_images_still_writes_the_figure(tmp_path):
     path = tmp_path / "empty.png"
     assert er.plot_over_time({"unet": []}, path) == {}
     assert path.stat().st_size > 0
+
+
+def test_published_rows_apart_from_the_computed_ones():
+    """The package's published figures: reference rows below the computed
+    ones, under their own heading, each value in its column and cited."""
+    published = er.published_results()
+    assert published and all(
+        e["doi"] and e["citation"] and e["verified"] and e["figure"] == "mde_m" for e in published
+    )
+    text = er.table_html(MODELS)
+    summary = _tables(text)[0]
+    header = summary[0]
+    assert [row[0] for row in summary[1:3]] == ["hed", "unet"]
+    assert summary[3][0].startswith("Published (reference rows")
+    rows = {row[0].split(" [")[0]: row for row in summary[4:]}
+    by_model: dict = {}
+    for e in published:
+        by_model.setdefault(e["model"], {})[e["group"]] = e
+    assert set(rows) == set(by_model)
+    for model, groups in by_model.items():
+        row = rows[model]
+        assert row[1] == "published"
+        for group, e in groups.items():
+            cell = row[header.index(group)]
+            want = f"{e['value']:g}" + ("" if e["sd"] is None else f" ± {e['sd']:g}")
+            assert cell == want
+        # No computed figure in a published row.
+        assert row[header.index("images") :] == [""] * (len(header) - header.index("images"))
+    for e in published:
+        assert f"doi:<a href='https://doi.org/{e['doi']}'" in text
+    assert "not comparable" in text  # the multi-annotator study, where it is named
+    # The baseline's per-glacier figures as its README gives them.
+    baseline = by_model["CaFFe baseline (U-Net)"]
+    assert (baseline["Mapple"]["value"], baseline["Mapple"]["sd"]) == (150, 24)
+    assert (baseline["COL"]["value"], baseline["COL"]["sd"]) == (840, 84)
+
+
+def test_ignored_files_listed_first_few():
+    models = {"m": _metrics("m", "zones", 1.0, {}, {}, {})}
+    files = [{"file": f"/p/f{i}.txt", "reason": "not a png"} for i in range(8)]
+    models["m"]["ignored_files"] = {"count": 8, "files": files}
+    text = er.table_html(models, published=[])
+    assert "m: 8: f0.txt (not a png)" in text and "and 3 more (metrics.json)" in text
+    assert "f5.txt" not in text

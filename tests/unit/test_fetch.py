@@ -1,5 +1,5 @@
-"""download.py: fetch (resume, retries, size and digest checks), unpack (atomic,
-safe, tree check) and the command line.
+"""download.py: fetch (resume, retries, size and digest checks); unpack.py:
+unpack (atomic, safe, tree check); stages/fetch.py: the command line.
 
 No internet: a ThreadingHTTPServer on 127.0.0.1 (ephemeral port, own thread)
 serves a CaFFe-format data_raw.zip built from caffe_dev.sample_data; its
@@ -29,18 +29,15 @@ except ImportError:  # the package is not pip-installed (-e) in this venv yet
     sys.path.insert(0, str(WORKFLOW_DIR))
 
 from caffe_dev import sample_data  # noqa: E402
-from caffe_workflow.stages.fetch import (  # noqa: E402
-    MIRROR_URL,
-    PANGAEA_URL,
-    BadArchive,
+from caffe_workflow.caffe.source import MIRROR_URL, PANGAEA_URL  # noqa: E402
+from caffe_workflow.download import (  # noqa: E402
     ChecksumMismatch,
     DownloadError,
     SourceUnavailable,
     fetch,
-    has_caffe,
-    main,
-    unpack,
 )
+from caffe_workflow.stages.fetch import main  # noqa: E402
+from caffe_workflow.unpack import BadArchive, has_caffe, unpack  # noqa: E402
 from zip_server import ZipServer, zip_tree  # noqa: E402
 
 FAST = {"backoff": 0.01, "progress": False}

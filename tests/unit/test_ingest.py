@@ -21,8 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for inges
 
 from caffe_dev.mongod import free_port  # noqa: E402
 from caffe_workflow.database import mask_uri  # noqa: E402
+from caffe_workflow.ingest import catalog_reader  # noqa: E402
+from caffe_workflow.ingest import samples as ingest_samples  # noqa: E402
+from caffe_workflow.ingest import schema as ingest_schema  # noqa: E402
+from caffe_workflow.ingest import views as ingest_views  # noqa: E402
+from caffe_workflow.rows import ROW_SCHEMA, rows_table  # noqa: E402
 from caffe_workflow.stages import ingest as ig  # noqa: E402
-from caffe_workflow.stages.process import ROW_SCHEMA  # noqa: E402
 from ingest_fixtures import (  # noqa: E402
     make_caffe_rows,
     make_invalid_row,
@@ -57,6 +61,13 @@ def small_rows(root: Path) -> list[dict]:
     return rows
 
 
+def saved_view_infos(dataset) -> dict:
+    """{name: info} of the saved views; info without last_loaded_at, which
+    every load_saved_view() sets."""
+    infos = dataset.list_saved_views(info=True)
+    return {i["name"]: {k: v for k, v in i.items() if k != "last_loaded_at"} for i in infos}
+
+
 def catalog_hash(row: dict) -> str:
     """The catalog hash by its definition, written independently of
     ingest.catalog_hash: the first 32 hex digits of the SHA-256 of the JSON of
@@ -68,7 +79,7 @@ def catalog_hash(row: dict) -> str:
     text = json.dumps(columns, sort_keys=True, separators=(",", ":"),
                       default=lambda value: value.isoformat())  # fmt: skip
     sha = hashlib.sha256(text.encode()).hexdigest()[:32]
-    text = json.dumps([ig.INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True,
+    text = json.dumps([ingest_samples.INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True,
                       separators=(",", ":"), default=lambda value: value.isoformat())  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -113,7 +124,7 @@ def assert_matches_catalog(dataset, rows: list[dict]) -> None:
         assert list(s.problems) == row["problems"]
         assert list(s.warnings) == row["warnings"]
         assert s.catalog_hash == catalog_hash(row)
-        managed = {t for t in s.tags if t in ig.MANAGED_TAGS}
+        managed = {t for t in s.tags if t in ingest_samples.MANAGED_TAGS}
         assert managed == {row["split"]} | (set() if row["valid"] else {"invalid"})
         assert s.metadata.width == row["width"] and s.metadata.height == row["height"]
         assert s.metadata.size_bytes == row["size_bytes"]
@@ -141,35 +152,93 @@ def test_catalog_hash_known_answer():
     row = {"stem": "COL_2011-01-05_TDX_7_1_083", "row_sha": "0123456789abcdef0123456789abcdef",
            "evaluation": {"m1": {"mde_m": 2.5, "status": "scored"}}}  # fmt: skip
     text = (
-        f'[{ig.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",'
+        f'[{ingest_samples.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",'
         '{"m1":{"mde_m":2.5,"status":"scored"}}]'
     )
-    assert ig.catalog_hash(row) == hashlib.sha256(text.encode()).hexdigest()[:32]
-    without = f'[{ig.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",null]'
+    assert ingest_samples.catalog_hash(row) == hashlib.sha256(text.encode()).hexdigest()[:32]
+    without = f'[{ingest_samples.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",null]'
     row.pop("evaluation")
-    assert ig.catalog_hash(row) == hashlib.sha256(without.encode()).hexdigest()[:32]
+    assert ingest_samples.catalog_hash(row) == hashlib.sha256(without.encode()).hexdigest()[:32]
 
 
 def test_catalog_hash_of_a_row_without_row_sha(tmp_path):
-    """A catalog made without row_sha (by hand, or an older workflow's)."""
+    """A catalog made without row_sha (by hand, or an older workflow's): its
+    rows hash as the same rows with row_sha do, so that neither rewrites the
+    other's samples."""
+    fixed = {
+        "stem": "COL_2011-01-05_TDX_7_1_083",
+        "split": "test",
+        "filepath": "/data/sar_images/test/COL_2011-01-05_TDX_7_1_083.png",
+        "date_taken": datetime.date(2011, 1, 5),
+        "valid": True,
+        "problems": [],
+    }
+    # Pinned: a change rewrites every sample of every dataset once, so it
+    # must come with a new INGEST_FORMAT (and a new value here).
+    assert ingest_samples.INGEST_FORMAT == 3
+    assert ingest_samples.catalog_hash(fixed) == "75ceff553d94251073a3047d9db4ee2b"
+
     row = make_row(3, tmp_path)
     assert "row_sha" not in row
-    assert ig.catalog_hash(row) == catalog_hash(row)
-    assert ig.catalog_hash(row) == ig.catalog_hash(dict(reversed(list(row.items()))))
-    assert ig.catalog_hash(row) != ig.catalog_hash(row | {"quality_factor": 6})
-    lines = {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]}
-    assert ig.catalog_hash(row) != ig.catalog_hash(row | lines)
-    assert ig.catalog_hash(row) != ig.catalog_hash(row | {"evaluation": {"m1": {"mde_m": 1.0}}})
-    # Evaluation rows carry dates (date_taken) too.
+    # The row as the per-image stage writes it, with row_sha, read back.
+    (stored,) = rows_table([row]).to_pylist()
+    assert stored["row_sha"]
+    assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(stored)
+    assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(
+        dict(reversed(list(row.items())))
+    )
+    # A key that is no catalog column is not part of the row.
+    assert ingest_samples.catalog_hash(row) == ingest_samples.catalog_hash(row | {"extra": 1})
+    for change in (
+        {"quality_factor": 6},
+        {"front_lines": [[[0.0, 0.0], [1.0, 1.0]]]},
+        {"evaluation": {"m1": {"mde_m": 1.0}}},
+    ):
+        assert ingest_samples.catalog_hash(row) != ingest_samples.catalog_hash(row | change)
+    # Dates hash as their ISO text, in the row and in its evaluations.
+    iso = fixed | {"date_taken": "2011-01-05"}
+    assert ingest_samples.catalog_hash(iso) == ingest_samples.catalog_hash(fixed)
     dated = row | {"evaluation": {"m1": {"date_taken": datetime.date(2011, 1, 5)}}}
-    assert ig.catalog_hash(dated) == catalog_hash(dated)
+    as_text = row | {"evaluation": {"m1": {"date_taken": "2011-01-05"}}}
+    assert ingest_samples.catalog_hash(dated) == ingest_samples.catalog_hash(as_text)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_spaced_log_lines_elsewhere(monkeypatch, caplog):
+    import io
+
+    from caffe_workflow.ingest import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = progress.Progress(4, stream=terminal)
+    assert list(bar.each("ab")) == ["a", "b"]
+    bar.count(2)
+    bar.close()
+    assert "4/4" in terminal.getvalue() and "image" in terminal.getvalue()
+
+    log_file = io.StringIO()
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    with caplog.at_level("INFO", logger="caffe_workflow.stages.ingest"):
+        lines = progress.Progress(3, stream=log_file)
+        lines.count(1)
+        lines.count(1)
+        lines.count(1)  # the last: the ingest's summary line says it
+        lines.close()
+    assert log_file.getvalue() == ""  # no bar redraws in a log file
+    assert [r.getMessage() for r in caplog.records] == [
+        "ingest: 1 of 3 images done",
+        "ingest: 2 of 3 images done",
+    ]
 
 
 def test_duplicate_filepath_is_refused(tmp_path):
     row = make_row(1, tmp_path)
     path = write_catalog([row, row | {"stem": "other"}], tmp_path / "catalog.parquet")
-    with pytest.raises(ig.CatalogError, match="appears twice"):
-        ig.read_catalog(path)
+    with pytest.raises(catalog_reader.CatalogError, match="appears twice"):
+        catalog_reader.read_catalog(path)
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path):
@@ -273,16 +342,24 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
     assert set(cfg.active_fields.paths) == {"front_lines", "front_extent"}
     colors = {f["path"]: f for f in cfg.color_scheme.fields}
     zone_colors = {c["intTarget"]: c["color"] for c in colors["zones"]["maskTargetsColors"]}
-    assert zone_colors == {64: ig.ROCK, 127: ig.GLACIER, 254: ig.OCEAN}
-    assert colors["front_lines"]["fieldColor"] == ig.FRONT
+    assert zone_colors == {
+        64: ingest_schema.ROCK,
+        127: ingest_schema.GLACIER,
+        254: ingest_schema.OCEAN,
+    }
+    assert colors["front_lines"]["fieldColor"] == ingest_schema.FRONT
 
-    assert set(ds.list_saved_views()) == {"train", "test", "invalid", "JAC", "DBE", "COL", "Mapple",
-                                          *ig.TIMELINE_VIEWS, ig.DUPLICATES_VIEW}  # fmt: skip
+    managed = {*ingest_views.TIMELINE_VIEWS, ingest_views.DUPLICATES_VIEW}
+    glaciers = {"JAC", "DBE", "COL", "Mapple"}
+    assert set(ds.list_saved_views()) == {"train", "test", "val", "invalid", *glaciers, *managed}
+    # make_row's images are none of the official 56 validation images.
+    assert len(ds.load_saved_view("val")) == 0
+    assert set(ds.distinct("official_split")) <= {"train", "test"}
     assert ds.load_saved_view("JAC").values("date_taken") == sorted(
         r["date_taken"] for r in rows if r["glacier"] == "JAC"
     )
     timeline = ds.load_saved_view("glacier-timeline")
-    assert timeline._is_dynamic_groups
+    # iter_dynamic_groups() raises ValueError on a view without dynamic groups.
     groups = {g.first().glacier: g.values("date_taken") for g in timeline.iter_dynamic_groups()}
     assert {k: len(v) for k, v in groups.items()} == {"JAC": 2, "DBE": 3, "COL": 2, "Mapple": 1}
     assert all(dates == sorted(dates) for dates in groups.values())
@@ -305,8 +382,8 @@ def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
     ds = fo.load_dataset(name)
     ds.reload()  # the ingest's in-memory copy has timestamps finer than Mongo's ms
     before = dict(zip(*ds.values(["id", "last_modified_at"])))
-    views_before = {v.name: v.last_modified_at for v in ds._doc.get_saved_views()}
-    ds_modified = ds._doc.last_modified_at
+    views_before = saved_view_infos(ds)
+    ds_modified = ds.last_modified_at
 
     summary = ig.ingest(catalog, name)
     assert summary == {
@@ -320,8 +397,8 @@ def test_rerun_without_changes_writes_nothing(fo, name, tmp_path):
     }
     ds.reload()
     assert dict(zip(*ds.values(["id", "last_modified_at"]))) == before
-    assert {v.name: v.last_modified_at for v in ds._doc.get_saved_views()} == views_before
-    assert ds._doc.last_modified_at == ds_modified
+    assert saved_view_infos(ds) == views_before
+    assert ds.last_modified_at == ds_modified
 
 
 @pytest.mark.slow
@@ -364,7 +441,7 @@ def test_change_add_delete_gives_exact_counts_and_dataset(fo, name, tmp_path):
     assert ig.ingest(catalog, name)["unchanged"] == 8
 
     # An empty catalog is refused rather than emptying the dataset.
-    with pytest.raises(ig.CatalogError, match="refusing to delete all 8"):
+    with pytest.raises(catalog_reader.CatalogError, match="refusing to delete all 8"):
         ig.ingest(write_catalog([], catalog), name)
     assert len(ds) == 8
 

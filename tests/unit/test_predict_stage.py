@@ -111,8 +111,12 @@ def test_plan_checks_once_and_leaves_out_unusable_models(tmp_path, capsys):
     assert "kind must be zones or fronts" in runs.problems["odd"]
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if "model gone:" in line]) == 1
-    assert not results.exists()  # the record is written by record_checks only
-    stage.record_checks(runs)
+    assert not results.exists()  # the start writes nothing
+    # A prediction job that ran the model with this fingerprint is the
+    # record: the next start does not load it again.
+    out = results / "models" / "net"
+    stage.run_batch("net", models["net"], images(tmp_path / "sar", 1), out,
+                    out / "manifest_b0000.json", retry="")  # fmt: skip
     assert stage.plan(models, str(results)).checked == {}
     conv_net(net, ZONE_WEIGHTS, ZONE_BIASES + np.float32(1))
     assert stage.plan(models, str(results)).checked == {"net": "CPUExecutionProvider"}
@@ -128,20 +132,27 @@ def test_plan_checks_once_and_leaves_out_unusable_models(tmp_path, capsys):
         runs.add_to(found, lambda: [])
 
 
-def test_finish_names_each_problem_and_fails(tmp_path, capsys):
+def test_end_lines_name_each_problem(tmp_path):
     runs = stage.ModelRuns(results=str(tmp_path), problems={"gone": "model gone: no file"})
-    manifest = tmp_path / "m.json"
+    manifest = tmp_path / "net" / "manifest_b0000.json"
+    manifest.parent.mkdir()
     manifest.write_text(
         json.dumps({"written": {"A": "a"}, "predicted": ["A"], "provider": "CPUExecutionProvider"})
     )
-    runs.specs = {"net": None}
-    with pytest.raises(SystemExit):
-        stage.finish(runs, {"net": [str(manifest)]})
-    err = capsys.readouterr().err
-    assert "model net: 1 images predicted in this run on CPUExecutionProvider" in err
-    assert "Error: model gone: no file; it gets no prediction in this run" in err
-    runs.problems = {}
-    stage.finish(runs, {"net": [str(manifest)]})  # no problem: no exit
+    started = manifest.stat().st_mtime_ns
+    lines, errors = stage.end_lines(runs.problem_lines(), [str(manifest)], started)
+    assert lines == [
+        "  model net: 1 images predicted in this run on CPUExecutionProvider, 1 with a "
+        f"prediction ({manifest.parent})"
+    ]
+    assert errors == ["model gone: no file; it gets no prediction in this run"]
+    # A manifest from an earlier run: nothing predicted in this one.
+    lines, errors = stage.end_lines({}, [str(manifest)], started + 1)
+    assert "model net: 0 images predicted in this run, 1 with a" in lines[0] and errors == []
+    # A failed command's line, once however many batches say it.
+    manifest.write_text(json.dumps({"written": {}, "error": "model net: command exited"}))
+    twice = [str(manifest), str(manifest)]
+    assert stage.end_lines({}, twice, 0)[1] == ["model net: command exited"]
 
 
 def test_evaluate_members_follow_the_manifest(tmp_path):

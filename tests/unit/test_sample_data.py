@@ -347,6 +347,9 @@ def test_demo_dataset_keeps_the_recorded_name_without_asking_the_database(tmp_pa
 def test_demo_dataset_unchecked_name_is_not_recorded(tmp_path, monkeypatch):
     # An unreachable database: the default name, not recorded, and one line.
     monkeypatch.setenv("FIFTYONE_DATABASE_URI", "mongodb://127.0.0.1:9")
+    import fiftyone as fo  # reads the variable once, at its first import
+
+    monkeypatch.setattr(fo.config, "database_uri", "mongodb://127.0.0.1:9")
     said = []
     record = tmp_path / "dataset_name"
     assert sd.demo_dataset(tmp_path / "data_raw", record, say=said.append) == "caffe-sample"

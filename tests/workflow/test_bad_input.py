@@ -437,9 +437,52 @@ def test_missing_data_dir_without_download_is_an_error(tmp_path):
 
 
 def test_data_dir_that_is_a_file_is_an_error(tmp_path):
-    (tmp_path / "data_raw.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    (tmp_path / "data_raw.txt").write_text("not a folder")
+    error = one_line_error(tmp_path, tmp_path / "data_raw.txt")
+    assert error.endswith(f"data_dir {tmp_path / 'data_raw.txt'} is not a directory.")
+
+
+def test_data_dir_that_is_the_zip_says_to_unzip_it(tmp_path):
+    (tmp_path / "data_raw.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip
     error = one_line_error(tmp_path, tmp_path / "data_raw.zip")
-    assert f"data_dir {tmp_path / 'data_raw.zip'} is not a directory" in error
+    assert f"data_dir {tmp_path / 'data_raw.zip'} is a zip file: unzip it" in error
+    assert "leave data_dir unset to download" in error
+
+
+def test_missing_data_dir_other_than_the_default_is_an_error_not_a_download(tmp_path):
+    """A typo in data_dir with download: true (the default) downloads nothing."""
+    error = one_line_error(tmp_path, tmp_path / "mydata" / "data_rw")
+    assert f"data_dir {tmp_path / 'mydata' / 'data_rw'} does not exist: check the path" in error
+    assert "leave data_dir unset to download" in error
+    assert not (tmp_path / "work" / "resources").exists()
+
+
+# ---------------------------------------------------------------- config keys
+
+
+def test_misspelled_config_key_is_one_line_with_the_close_name(tmp_path):
+    data_dir = tmp_path / "data_raw"
+    generate(data_dir, 1, seed=2)
+    error = one_line_error(tmp_path, data_dir, ["dataset=foo"])
+    assert error.startswith("Error: unknown config key 'dataset': did you mean 'dataset_name'?")
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ("thumbnail_height=3", "config thumbnail_height=3: 3 is less than the minimum of 16"),
+        ("thumbnail_height=big", "config thumbnail_height='big': 'big' is not of type 'integer'"),
+        ("take_over_dataset=maybe", "config take_over_dataset='maybe': 'maybe' is not one of"),
+        ("batch_mb=0", "config batch_mb=0: 0 is less than or equal to the minimum of 0"),
+    ],
+)
+def test_config_value_that_breaks_the_schema_is_one_line(tmp_path, entry, expected):
+    data_dir = tmp_path / "data_raw"
+    generate(data_dir, 1, seed=2)
+    error = one_line_error(tmp_path, data_dir, [entry])
+    assert error.startswith(f"Error: {expected}"), error
+    key = entry.split("=")[0]
+    assert f"--config {key}=..." in error and "config/README.md" in error
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any folder")

@@ -18,7 +18,7 @@ import runner
 from caffe_dev.mongod import free_port
 from caffe_dev.sample_data import generate
 from caffe_workflow.caffe.layout import image_paths
-from caffe_workflow.stages import ingest_brain
+from caffe_workflow.ingest import brain as ingest_brain
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 

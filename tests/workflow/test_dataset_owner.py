@@ -58,7 +58,7 @@ def test_another_data_dir_stops_before_any_work(tmp_path, fiftyone_env):
 
     # Another folder, another data_dir, the same dataset name.
     done = runner.run(folder_b, second, name, fiftyone_env, ok=False)
-    errors = [line for line in done.log.splitlines() if line.startswith("Error")]
+    errors = [line for line in done.log.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, done.log
     assert str(first) in errors[0] and str(second) in errors[0], errors
     assert "dataset_name" in errors[0] and "take_over_dataset=true" in errors[0]
@@ -79,17 +79,18 @@ def test_another_data_dir_stops_before_any_work(tmp_path, fiftyone_env):
     assert sorted(ds.distinct("stem")) == sorted(other)
     assert ds.info["data_dir"] == str(second) and ds.has_saved_view("my-view")
     assert summary(folder_b, name)["deleted"] == 3
-    # Now the first data_dir is the other one. Folder a checked its dataset
-    # before (results/<dataset>/source.json): its next run with new data is
-    # stopped by the ingest, before any write, and the one after that at once.
-    generate(first, 1, seed=41, first_index=3)
-    done = runner.run(folder_a, first, name, fiftyone_env, ok=False)
+    # Now the first data_dir is the other one. Folder a's next run with new
+    # data is stopped before any per-image work, with one line (by the start
+    # check: Snakemake removed its record when it refused the other data_dir
+    # in this folder above, so it runs again); and so is the run after that.
+    (new,) = generate(first, 1, seed=41, first_index=3)
     message = f"was built from {second}, not from {first}"
-    assert "Error in rule ingest" in done.log
-    assert message in (folder_a / "logs" / name / "ingest.log").read_text()
-    assert sorted(fo.load_dataset(name).distinct("stem")) == sorted(other)
-    done = runner.run(folder_a, first, name, fiftyone_env, ok=False)
-    assert message in done.log and "Error in rule" not in done.log
+    for _ in range(2):
+        done = runner.run(folder_a, first, name, fiftyone_env, ok=False)
+        errors = [line for line in done.log.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1 and message in errors[0], done.log
+        assert sorted(fo.load_dataset(name).distinct("stem")) == sorted(other)
+        assert not list((folder_a / "results" / name / "images").glob(f"*/{new}"))
 
 
 def test_two_folders_one_data_dir_share_the_dataset(tmp_path, fiftyone_env):
@@ -186,6 +187,16 @@ def test_a_dead_ingests_lock_is_taken_over(built, tmp_path, fiftyone_env):
     assert lock_collection().count_documents({"_id": built["name"]}) == 0
 
 
+def wait_until_waiting(proc) -> str:
+    """The ingest's stderr up to its line saying it waits for the lock."""
+    seen = ""
+    while "waiting for another ingest" not in seen:
+        line = proc.stderr.readline()
+        assert line, f"the ingest ended without waiting: {seen}"
+        seen += line
+    return seen
+
+
 def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     import fiftyone as fo
 
@@ -194,12 +205,25 @@ def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     # Both folders' runs see the new images; their ingests start together.
     runner.run(tmp_path / "work", built["data_dir"], built["name"], fiftyone_env,
                "--omit-from", "ingest")  # fmt: skip
-    procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
-    outputs = [p.communicate(timeout=runner.RUN_TIMEOUT)[1] for p in procs]
+    # The test holds the lock until both ingests wait for it, so they are
+    # under way at the same time; released, they go one after the other.
+    lock = DatasetLock(lock_collection().database, built["name"], "the test")
+    lock.acquire()
+    try:
+        procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
+        waited = [wait_until_waiting(p) for p in procs]
+        assert all("from the test" in w for w in waited), waited
+        assert [p.poll() for p in procs] == [None, None]
+    finally:
+        lock.release()
+    outputs = [w + p.communicate(timeout=runner.RUN_TIMEOUT)[1] for w, p in zip(waited, procs)]
     assert [p.returncode for p in procs] == [0, 0], outputs
     summaries = [json.loads((tmp_path / f"s{i}.json").read_text()) for i in range(2)]
+    # One added the new images, the other found them there: they did not
+    # write at the same time.
     assert sorted(s["added"] for s in summaries) == [0, 2], summaries
+    assert sorted(s["unchanged"] for s in summaries) == [3, 5], summaries
     ds = fo.load_dataset(built["name"])
     assert len(ds) == 5 and len(set(ds.values("filepath"))) == 5
     assert user_work_survives(built["name"], built["stems"][2])

@@ -20,18 +20,26 @@ from PIL import Image
 import runner
 from caffe_dev.sample_data import generate, write_line_predictions, write_shifted_predictions
 from caffe_workflow.caffe.evaluation import summarize
+from caffe_workflow.caffe.splits import val_stems
+from caffe_workflow.ingest.models import IOU_URI, MDE_URI, PLUGINS_DIR
 from caffe_workflow.stages.evaluate import summary_records
-from caffe_workflow.stages.ingest_models import IOU_URI, MDE_URI, PLUGINS_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.mongod]
 
 DATASET = "caffe-evaluate-test"
 PLUGIN_DATASET = "caffe-evaluate-plugin"
+LAYOUTS_DATASET = "caffe-evaluate-layouts"
 UNKNOWN = "COL_1999-01-01_TSX_7_1_001"
 
 
 def write_config(path: Path, models: dict) -> Path:
-    lines = ["predictions:"] + [f"  {m}: {folder}" for m, folder in models.items()]
+    """models: name -> folder, or {path, kind}."""
+    lines = ["predictions:"]
+    for m, value in models.items():
+        if isinstance(value, dict):
+            lines += [f"  {m}:"] + [f"    {k}: {v}" for k, v in value.items()]
+        else:
+            lines.append(f"  {m}: {value}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -262,12 +270,105 @@ def test_plugin_metrics_equal_the_workflow(tmp_path, fiftyone_env, monkeypatch):
     assert ds.count("zm_accuracy") > 0
 
 
+def rename_image(data_dir: Path, split: str, old: str, new: str) -> None:
+    """Give one image (SAR image, labels and box) another stem."""
+    parts = (("sar_images", ".png"), ("zones", "_zones.png"), ("fronts", "_front.png"))
+    for folder, suffix in parts:
+        (data_dir / folder / split / f"{old}{suffix}").rename(
+            data_dir / folder / split / f"{new}{suffix}"
+        )
+    boxes = data_dir / "bounding_boxes"
+    (boxes / f"{old}_front_extent_coord.txt").rename(boxes / f"{new}_front_extent_coord.txt")
+
+
+def test_program_layouts_scored_as_written(tmp_path, fiftyone_env):
+    """The same zone predictions in the folders the official code, the nnU-Net
+    and HookFormer write (their names and PNG modes) score exactly as in the
+    plain layout; files of no catalog stem or no known name are listed; the
+    end of the run prints one line per model; the catalog has official_split."""
+    import cv2
+
+    data_dir, workdir = tmp_path / "data_raw", tmp_path / "work"
+    stems = generate(data_dir, count=14, seed=7, size="medium")
+    train = sorted(p.stem for p in (data_dir / "sar_images" / "train").glob("*.png"))
+    old = next(s for s in train if s.startswith("JAC_"))
+    val = sorted(s for s in val_stems() if s.startswith("JAC_"))[0]
+    rename_image(data_dir, "train", old, val)
+
+    plain = tmp_path / "plain"
+    test = write_shifted_predictions(data_dir, plain)
+    official = tmp_path / "unet" / "test_results" / "zones" / "run_0" / "complete_images"
+    official.mkdir(parents=True)
+    (official.parent / "complete_postprocessed_images").mkdir()
+    whole = tmp_path / "hookformer" / "whole_save"
+    whole.mkdir(parents=True)
+    pngs = tmp_path / "nnunet" / "pngs"
+    pngs.mkdir(parents=True)
+    for stem in test:
+        zones = np.asarray(Image.open(plain / f"{stem}_zones.png"))
+        cv2.imwrite(str(official / f"{stem}.png"), zones)  # validate_or_test.py
+        Image.fromarray(zones).convert("RGB").save(whole / f"{stem}.png")  # save_image: RGB
+        cv2.imwrite(str(pngs / f"{stem}_zone.png"), zones)  # Task500_Glacier_reverse.py
+        cv2.imwrite(str(pngs / f"{stem}_front.png"), (zones == 254).astype(np.uint8) * 255)
+    cv2.imwrite(str(official / f"{UNKNOWN}.png"), zones)
+    (official / "notes.txt").write_text("not a prediction")
+
+    cfg = write_config(
+        tmp_path / "models.yaml",
+        {"plain": plain, "unet": official, "hookformer": whole,
+         "nnunet": {"path": pngs, "kind": "zones"}},
+    )  # fmt: skip
+    log = runner.run(workdir, data_dir, LAYOUTS_DATASET, fiftyone_env, "--configfile", str(cfg)).log
+
+    want = metrics(workdir, "plain", LAYOUTS_DATASET)
+    assert want["images_evaluated"] == len(test) and want["mde_m"] > 5
+    same = ("mde_m", "images_evaluated", "images_without_front", "zones", "by_glacier")
+    for model in ("unet", "hookformer", "nnunet"):
+        got = metrics(workdir, model, LAYOUTS_DATASET)
+        assert {k: got[k] for k in same} == {k: want[k] for k in same}, model
+    unet = metrics(workdir, "unet", LAYOUTS_DATASET)
+    assert unet["source"]["layout"] == "official" and unet["kind"] == "zones"
+    assert unet["ignored_stems"] == [UNKNOWN]
+    assert [Path(f["file"]).name for f in unet["ignored_files"]["files"]] == [
+        UNKNOWN,
+        "notes.txt",
+    ]
+    assert metrics(workdir, "nnunet", LAYOUTS_DATASET)["source"]["other_kind"] == len(test)
+
+    # The end of the run: one line per model.
+    lines = [line.strip() for line in log.splitlines()]
+    start = lines.index(
+        "Models scored (test split; metrics.json beside each model's per_image.parquet):"
+    )
+    shown = {line.split(" ")[0]: line for line in lines[start + 1 : start + 5]}
+    assert set(shown) == {"plain", "unet", "hookformer", "nnunet"}
+    assert shown["unet"] == (
+        f"unet (zones): MDE {want['mde_m']:.1f} m over {len(test)} test images scored, "
+        f"0 without a front, 0 missing, 0 invalid, 2 files ignored ({UNKNOWN}, notes.txt)"
+    )
+
+    # The report's table: the computed rows, then the published ones.
+    report = (runner.results(workdir, LAYOUTS_DATASET) / "report" / "models.html").read_text()
+    assert "hookformer" in report and "Published (reference rows" in report
+    assert report.index("<td>unet</td>") < report.index("Published (reference rows")
+
+    # Every catalog row has its official split.
+    results = runner.results(workdir, LAYOUTS_DATASET)
+    catalog = pq.read_table(results / "catalog.parquet").to_pylist()
+    split = {r["stem"]: r["official_split"] for r in catalog}
+    assert split[val] == "val"
+    assert {split[s] for s in test} == {"test"}
+    assert {split[s] for s in stems if s not in test and s != old} == {"train"}
+
+
 @pytest.mark.parametrize(
     "case,message",
     [
         ("name", "Error: model name '1bad' in predictions is not a valid field name"),
         ("missing", "Error: predictions folder of model m does not exist"),
-        ("both", "holds both <stem>_zones.png and <stem>_front.png files"),
+        ("run", "is a run folder"),
+        ("kind", "kind 'lines' is not zones or fronts"),
+        ("both", "holds both zone predictions (1 file such as A_zones.png) and front predictions"),
     ],
 )
 def test_bad_predictions_config(tmp_path, case, message):
@@ -277,10 +378,13 @@ def test_bad_predictions_config(tmp_path, case, message):
     (folder / "sub").mkdir(parents=True)
     Image.new("L", (4, 4)).save(folder / "A_zones.png")
     Image.new("L", (4, 4)).save(folder / "sub" / "B_front.png")
+    (tmp_path / "run_0" / "complete_images").mkdir(parents=True)
     models = {
         "name": {"1bad": tmp_path},
         "missing": {"m": tmp_path / "nope"},
         "both": {"m": folder},
+        "run": {"m": tmp_path / "run_0"},
+        "kind": {"m": {"path": folder, "kind": "lines"}},
     }[case]
     cfg = write_config(tmp_path / "bad.yaml", models)
     done = runner.run(tmp_path / "work", data_dir, DATASET, {}, "--configfile", str(cfg), ok=False)

@@ -71,13 +71,13 @@ def reference(tmp_path_factory, env):
     }
 
 
-def rerun_after_crash(workdir, data_dir, dataset, env):
+def rerun_after_crash(workdir, data_dir, dataset, env, config=()):
     """What the user does after a kill; returns the log of the rerun that
     finished. The plain rerun is refused with a message that names its fix."""
-    refused = run(workdir, data_dir, dataset, env, ok=False).log
+    refused = run(workdir, data_dir, dataset, env, ok=False, config=config).log
     assert LOCKED in refused and "--unlock" in refused, refused
-    run(workdir, data_dir, dataset, env, "--unlock")
-    return run(workdir, data_dir, dataset, env).log
+    run(workdir, data_dir, dataset, env, "--unlock", config=config)
+    return run(workdir, data_dir, dataset, env, config=config).log
 
 
 def assert_converged(workdir, dataset, expected_catalog, expected_dataset, **ignore):
@@ -93,28 +93,36 @@ def assert_converged(workdir, dataset, expected_catalog, expected_dataset, **ign
 
 def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
     data_dir, workdir, name = reference["data_dir"], tmp_path / "work", "faults-kill-images"
-    proc = start(workdir, data_dir, name, env, tmp_path / "killed.log")
-    # The moment: two images done, others not. Polled every 10 ms while each
-    # job takes ~0.5 s or more, so this is hit reliably; what is not
-    # controlled is whether a job is mid-write (usually one or two are).
-    wait_for(lambda: len(done_images(workdir)) >= 2, proc)
+    # Batches of a few small images, one job at a time: the kill comes when
+    # the first batch's rows are written, so that batch is done and the next
+    # one has at most just been started (a job's start alone takes longer
+    # than the poll), whatever the machine's speed.
+    config = ["batch_mb=0.05"]
+    batch_rows = results(workdir, name) / "batches"
+    planned = job_counts(run(workdir, data_dir, name, env, "--dry-run", config=config).log)
+    assert planned["process"] >= 3, planned
+    proc = start(workdir, data_dir, name, env, tmp_path / "killed.log", "--cores", "1",
+                 config=config)  # fmt: skip
+    wait_for(lambda: any(batch_rows.glob("*.parquet")), proc)
     kill_group(proc)
-    assert 2 <= len(done_images(workdir)) < COUNT, "the kill came after the per-image stage"
+    assert len(list(batch_rows.glob("*.parquet"))) == 1
+    assert 0 < len(done_images(workdir)) < COUNT
     assert not (results(workdir, name) / "catalog.parquet").exists()
 
-    rerun_after_crash(workdir, data_dir, name, env)
+    rerun_after_crash(workdir, data_dir, name, env, config=config)
     assert_converged(workdir, name, reference["catalog"], reference["dataset"])
-    assert "Nothing to be done" in run(workdir, data_dir, name, env).log
+    assert "Nothing to be done" in run(workdir, data_dir, name, env, config=config).log
     assert tree_checksums(data_dir) == reference["checksums"]
 
 
 def sample_collection(dataset_name):
     """The MongoDB collection of a dataset's samples (read with pymongo, so
     the test can poll it every few milliseconds)."""
-    import fiftyone as fo
     import fiftyone.core.odm as foo
 
-    return foo.get_db_conn()[fo.load_dataset(dataset_name)._sample_collection_name]
+    db = foo.get_db_conn()
+    # The dataset's own document names its samples' collection.
+    return db[db.datasets.find_one({"name": dataset_name})["sample_collection_name"]]
 
 
 def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, env):

@@ -105,6 +105,9 @@ def test_models_predicted_incrementally(tmp_path, fiftyone_env):
     assert all(s["oracle_zones"] is not None for s in dataset)
     assert "model oracle: 4 images predicted in this run on command" in log
 
+    summary = (runner.results(workdir, DATASET) / "summary.txt").read_text()
+    assert "model net: 4 images predicted in this run on CPUExecutionProvider" in summary
+
     # 2. Nothing changed: nothing runs.
     log = run("again").log
     assert "Nothing to be done" in log and runner.job_counts(log) == {}
@@ -150,6 +153,11 @@ def test_models_predicted_incrementally(tmp_path, fiftyone_env):
     cfg = write_config(tmp_path / "models.json", bad)
     (newer,) = generate(data_dir, count=1, seed=SEED, size=SIZE, first_index=COUNT + 1)
     done = run("bad models", ok=False)
+    # The summary job names every problem and fails: no summary.txt, so the
+    # next run's summary reports them again.
+    assert done.returncode == 1
+    assert not (results / "summary.txt").exists()
+    assert "Error in rule summary" in done.log
     lines = done.stderr.splitlines()
     gone = [line for line in lines if "model gone:" in line]
     assert len(gone) == 2 and "ONNX file does not exist" in gone[0], gone  # start and end
@@ -169,6 +177,7 @@ def test_models_predicted_incrementally(tmp_path, fiftyone_env):
     # breaks: no prediction job, its earlier predictions stay in the dataset.
     Path(net).write_bytes(b"not an ONNX model")
     done = run("retry", ok=False)
+    assert done.returncode == 1 and not (results / "summary.txt").exists()
     assert runner.job_counts(done.log)["predict"] == 1  # broken's
     assert [m["error"] for m in manifests(workdir, "broken")] == [broken[0][len("Error: ") :]]
     net_lines = [line for line in done.stderr.splitlines() if "model net:" in line]

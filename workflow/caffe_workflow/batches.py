@@ -10,8 +10,14 @@ the last batch while it is under budget, then open new ones. Inside a job,
 only the members whose inputs changed are processed again (stages/process.py),
 so a new image costs one image of work, not a batch's.
 
-The assignment is kept in `results/<dataset>/batches.tsv` (batch, split,
-stem, bytes), rewritten only when it changes.
+The assignment is kept per batch, in `results/<dataset>/batches/<batch>.tsv`
+(batch, split, stem, bytes): the batch's manifest. The Snakefile computes
+the assignment in memory at every start (from the manifests and data_dir) and
+only rule `batches` writes a batch's manifest, when its members change, so a
+dry run or `--lint` changes nothing and a batch whose members stayed is not
+touched; a job on a cluster node reads the manifests instead of listing
+data_dir again. (`results/<dataset>/batches.tsv`, one manifest for all
+batches, is still read when no batch has its own.)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.layout import canonical_dir, file_parts
+from caffe_workflow.fingerprint import fingerprint
 
 Key = tuple[str, str]  # (split, stem)
 FIELDS = ("batch", "split", "stem", "bytes")
@@ -43,6 +50,20 @@ def read(path: str | os.PathLike) -> dict[Key, tuple[str, int]]:
     return {(r["split"], r["stem"]): (r["batch"], int(r["bytes"])) for r in rows}
 
 
+def read_all(results: str | os.PathLike) -> dict[Key, tuple[str, int]]:
+    """The assignment of all batches: every `<results>/batches/b*.tsv`, or
+    the single `<results>/batches.tsv` of earlier versions."""
+    found: dict[Key, tuple[str, int]] = {}
+    for path in sorted(Path(results, "batches").glob("b*.tsv")):
+        found.update(read(path))
+    return found or read(Path(results, "batches.tsv"))
+
+
+def only(batches: dict[Key, tuple[str, int]], batch: str) -> dict[Key, tuple[str, int]]:
+    """The entries of one batch."""
+    return {key: value for key, value in batches.items() if value[0] == batch}
+
+
 def assign(
     images: dict[Key, int],
     previous: dict[Key, tuple[str, int]],
@@ -60,8 +81,10 @@ def assign(
     for batch, size in kept.values():
         sizes[batch] = sizes.get(batch, 0) + size
         counts[batch] = counts.get(batch, 0) + 1
-    # Numbering continues after every batch ever made, so that a batch name is
-    # never reused for other images (a stale output could pass for it).
+    # Numbering continues after the highest batch in the manifest. A name whose
+    # images are all gone is no longer in it and can come back for new images:
+    # harmless, since a batch job keeps previous rows only for its current
+    # members (stages/process.py).
     numbers = [int(batch[1:]) for batch, _ in previous.values()]
     last = max(numbers) if numbers else -1
     current = batch_name(last) if last >= 0 and batch_name(last) in sizes else None
@@ -77,30 +100,40 @@ def assign(
     return kept
 
 
-def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
+def render(batches: dict[Key, tuple[str, int]]) -> bytes:
+    """The manifest's text: a header, then one row per image by batch and key."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(FIELDS)
     for (split, stem), (batch, size) in sorted(batches.items(), key=lambda i: (i[1][0], i[0])):
         writer.writerow((batch, split, stem, size))
-    data = buffer.getvalue().encode()
+    return buffer.getvalue().encode()
+
+
+def write(path: str | os.PathLike, batches: dict[Key, tuple[str, int]]) -> None:
+    data = render(batches)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda f: f.write(data))
 
 
-def update(
-    path: str | os.PathLike,
-    images: dict[Key, int],
-    budget: int,
-    save: bool = True,
-    max_images: int = 2000,
-) -> dict[str, list[Key]]:
-    """Read the manifest, assign `images`, write it back if it changed (and
-    `save`); returns batch -> its members' keys, in key order."""
-    previous = read(path)
-    batches = assign(images, previous, budget, max_images)
-    if save and batches != previous:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write(path, batches)
+class Members(str):
+    """A batch's members as its manifest job's param: compared and recorded
+    by Snakemake as the text, their count and a fingerprint of the manifest
+    (a change reruns the job), while the job gets the members themselves
+    (`entries`), as the Snakefile assigned them at its start."""
+
+    entries: dict
+
+
+def describe(members: dict[Key, tuple[str, int]]) -> Members:
+    text = render(members).decode()
+    param = Members(f"{len(members)} images ({fingerprint([], text, length=12)})")
+    param.entries = members
+    return param
+
+
+def group(batches: dict[Key, tuple[str, int]]) -> dict[str, list[Key]]:
+    """batch -> its members' keys, in key order."""
     members: dict[str, list[Key]] = {}
     for key in sorted(batches):
         members.setdefault(batches[key][0], []).append(key)
@@ -111,8 +144,8 @@ def update(
 def _files(data_dir: str, split: str) -> tuple[tuple[str, str, str], ...]:
     """(name, folder + separator, suffix) of a split's SAR image (its folder
     canonical) and label files, resolved once per process: member() runs for
-    every image at every Snakemake start, where building its paths with
-    pathlib took 1.3 s of a no-op rerun at 20,000 images."""
+    every image at every Snakemake start, where building each path with
+    pathlib was a large part of a no-op rerun of many images."""
     parts = file_parts(Path(data_dir), split)
     sar_folder, sar_suffix = parts.pop("sar")
     files = {"image": (canonical_dir(sar_folder), sar_suffix)} | parts

@@ -1,30 +1,29 @@
 """Which FiftyOne database is configured, and a quick check that it can be used.
 
-The ingest calls check_database() before it imports fiftyone (~4 s), so a
-stopped mongod, a wrong host or a wrong password is one clear line within
-seconds. Every message shows the URI through mask_uri(): user and password
-never reach a log.
+The ingest calls check_database() before its first query, so a stopped
+mongod, a wrong host or a wrong password is one clear line within seconds
+rather than a driver traceback after FiftyOne's own 30 s wait. Every message
+shows the URI through mask_uri(): user and password never reach a log.
 
-This module must not import fiftyone, and imports pymongo only when it checks.
+The configuration is FiftyOne's own (fo.config), read by fiftyone itself; this
+module imports fiftyone and pymongo only in the functions that need them, so
+importing it stays cheap.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import urllib.parse
 
 CHECK_TIMEOUT_MS = 3000
+# FiftyOne's client waits 30 s for a server by default; if mongod dies
+# between the check and the first query, fail sooner.
+SELECTION_TIMEOUT_MS = 10000
 
 # MongoDB server error codes.
 _UNAUTHORIZED = 13
 _AUTHENTICATION_FAILED = 18
 
 _URI_VARIABLE = "FIFTYONE_DATABASE_URI"
-_DEFAULT_DATABASE_NAME = "fiftyone"  # FiftyOne's own default
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -39,9 +38,13 @@ class DatabaseAuthError(DatabaseUnreachable):
 
 
 def _split_userinfo(uri: str) -> tuple[str, str | None, str]:
-    """(scheme://, userinfo or None, the rest) of a MongoDB URI."""
-    match = _SCHEME.match(uri)
-    scheme = match.group(0) if match else ""
+    """(scheme://, userinfo or None, the rest) of a MongoDB URI.
+
+    Not pymongo.uri_parser: it rejects the unescaped passwords users write
+    (and must still never show), and resolves mongodb+srv:// names in DNS."""
+    from pymongo.uri_parser import SCHEME, SRV_SCHEME
+
+    scheme = next((s for s in (SRV_SCHEME, SCHEME) if uri.lower().startswith(s)), "")
     rest = uri[len(scheme) :]
     # The userinfo ends at the last '@' of the authority. A raw '@', ':', '/'
     # or '?' in a password (it should be percent-encoded, but users forget)
@@ -67,12 +70,19 @@ def mask_uri(uri: str) -> str:
 
 def _credentials(uri: str) -> tuple[str | None, str | None]:
     """(user, password), decoded as pymongo decodes them; None where absent."""
+    from pymongo.errors import InvalidURI
+    from pymongo.uri_parser import parse_userinfo
+
     _, userinfo, _ = _split_userinfo(uri)
     if userinfo is None:
         return None, None
-    user, sep, password = userinfo.partition(":")
-    unquote = urllib.parse.unquote_plus
-    return unquote(user), (unquote(password) if sep else None)
+    if ":" not in userinfo:
+        return urllib.parse.unquote_plus(userinfo), None
+    try:
+        return parse_userinfo(userinfo)
+    except InvalidURI:  # unescaped: what a lenient reading gives, to mask it
+        user, _, password = userinfo.partition(":")
+        return urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)
 
 
 def _redact(text: str, uri: str) -> str:
@@ -90,28 +100,38 @@ def _redact(text: str, uri: str) -> str:
 # ---------------------------------------------------------------- configuration
 
 
-def _fiftyone_config() -> dict:
-    """FiftyOne's config file, read the way FiftyOne finds it (without it)."""
-    path = os.environ.get("FIFTYONE_CONFIG_PATH") or os.path.expanduser("~/.fiftyone/config.json")
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return config if isinstance(config, dict) else {}
-
-
 def configured_uri() -> str | None:
     """The database URI FiftyOne will use (None: FiftyOne starts its own)."""
-    return os.environ.get(_URI_VARIABLE) or _fiftyone_config().get("database_uri") or None
+    import fiftyone as fo
+
+    return fo.config.database_uri or None
 
 
-def _configured_database_name() -> str:
-    return (
-        os.environ.get("FIFTYONE_DATABASE_NAME")
-        or _fiftyone_config().get("database_name")
-        or _DEFAULT_DATABASE_NAME
-    )
+def configured_database_name() -> str:
+    import fiftyone as fo
+
+    return fo.config.database_name
+
+
+def with_selection_timeout(uri: str, timeout_ms: int = SELECTION_TIMEOUT_MS) -> str:
+    """`uri` with serverSelectionTimeoutMS=timeout_ms, unless it sets one."""
+    if "serverselectiontimeoutms=" in uri.lower():
+        return uri
+    _, _, rest = _split_userinfo(uri)
+    option = f"serverSelectionTimeoutMS={timeout_ms}"
+    if "?" in rest:
+        return f"{uri}&{option}"
+    return f"{uri}?{option}" if "/" in rest else f"{uri}/?{option}"
+
+
+def configured_fiftyone():
+    """`import fiftyone`, its client told to wait SELECTION_TIMEOUT_MS for a
+    server (a URI option, read when FiftyOne first connects)."""
+    import fiftyone as fo
+
+    if fo.config.database_uri:
+        fo.config.database_uri = with_selection_timeout(fo.config.database_uri)
+    return fo
 
 
 # ---------------------------------------------------------------- errors
@@ -122,8 +142,11 @@ def _reason(error: Exception, uri: str) -> str:
     return _redact(text, uri)
 
 
-def describe_error(uri: str | None, error: Exception) -> DatabaseUnreachable:
-    """The one-line exception to raise for a driver error on `uri`."""
+def describe_error(
+    uri: str | None, error: Exception, database: str | None = None
+) -> DatabaseUnreachable:
+    """The one-line exception to raise for a driver error on `uri`
+    (`database`: FiftyOne's database there; None: the configured one)."""
     where = mask_uri(uri) if uri else "the FiftyOne-managed local database"
     code = getattr(error, "code", None)
     if uri and code == _AUTHENTICATION_FAILED:
@@ -135,7 +158,7 @@ def describe_error(uri: str | None, error: Exception) -> DatabaseUnreachable:
         )
     if uri and code == _UNAUTHORIZED:
         user, _ = _credentials(uri)
-        name = _configured_database_name()
+        name = database or configured_database_name()
         if not user:
             return DatabaseAuthError(
                 f"the FiftyOne database at {where} requires a login; put a user and "
@@ -155,7 +178,9 @@ def describe_error(uri: str | None, error: Exception) -> DatabaseUnreachable:
 # ---------------------------------------------------------------- check
 
 
-def check_database(uri: str | None = None, timeout_ms: int = CHECK_TIMEOUT_MS) -> None:
+def check_database(
+    uri: str | None = None, database: str | None = None, timeout_ms: int = CHECK_TIMEOUT_MS
+) -> None:
     """Fail fast, with one clear line, when the configured database cannot be
     used: down or wrong host (DatabaseUnreachable), wrong user or password, or
     no rights on FiftyOne's database (DatabaseAuthError).
@@ -165,6 +190,7 @@ def check_database(uri: str | None = None, timeout_ms: int = CHECK_TIMEOUT_MS) -
     uri = uri if uri is not None else configured_uri()
     if not uri:
         return
+    database = database or configured_database_name()
     import pymongo
     import pymongo.errors
 
@@ -177,10 +203,10 @@ def check_database(uri: str | None = None, timeout_ms: int = CHECK_TIMEOUT_MS) -
             client.admin.command("ping")
             # ping needs no rights; listing FiftyOne's collections needs a
             # login with a role on its database (readWrite includes it).
-            client[_configured_database_name()].list_collection_names()
+            client[database].list_collection_names()
         finally:
             client.close()
     except (pymongo.errors.PyMongoError, ValueError) as e:
         # from None: a traceback of the driver's error could show what the
         # message masks (an invalid URI is echoed in part).
-        raise describe_error(uri, e) from None
+        raise describe_error(uri, e, database) from None

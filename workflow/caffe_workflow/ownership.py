@@ -12,24 +12,22 @@ FiftyOne's database, inserted atomically (unique ``_id``), kept alive by a
 heartbeat and taken over when its heartbeat is older than ``STALE_S`` (an
 ingest that was killed).
 
-The check is made twice: at the start of a run that has jobs (``precheck``,
-from the Snakefile's onstart, cached in ``results/<dataset>/source.json`` so
-that it queries the database only when the folder or data_dir is new), and
-authoritatively by the ingest under the lock before it writes anything.
+The check is made twice: before any per-image work by the workflow's start
+check (rule ``check``, ``early_check``; Snakemake reruns it only when the
+dataset, data_dir or take_over changes, and it records what it checked in
+``results/<dataset>/source.json``, its output), and authoritatively by the
+ingest under the lock before it writes anything.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 LOCKS = "caffe_workflow_locks"
 HEARTBEAT_S = 10.0
@@ -171,48 +169,24 @@ def _aware(value: datetime.datetime) -> datetime.datetime:
 # ---------------------------------------------------------------- the early check
 
 
-def precheck(results: str | os.PathLike, dataset: str, data_dir: str, take_over: bool) -> None:
-    """Stop a run before any work when the dataset belongs to another data_dir.
+def early_check(dataset: str, data_dir: str, take_over: bool) -> bool:
+    """Raise OwnershipError when the dataset belongs to another data_dir.
 
-    `results/source.json` records the last data_dir checked for this dataset
-    in this folder: when it matches, nothing is asked. Otherwise the database
-    is asked by a subprocess (`python -m caffe_workflow.ownership`: importing
-    FiftyOne costs seconds and memory the Snakemake process should not carry).
-    An unreachable database is not an error here: the ingest says so at the end,
-    after the per-image work, which is kept.
+    Returns whether the database could be asked: an unreachable database is
+    not an error here (the ingest says so at the end, after the per-image
+    work, which is kept), so the caller only notes it.
     """
-    record = Path(results) / "source.json"
-    try:
-        if json.loads(record.read_text()).get("data_dir") == data_dir:
-            return
-    except (OSError, ValueError):
-        pass
-    if not take_over:
-        done = subprocess.run(
-            [sys.executable, "-m", "caffe_workflow.ownership", dataset, data_dir],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode == 3:
-            sys.exit(f"Error: {done.stderr.strip()}")
-        if done.returncode != 0:
-            print(f"(dataset owner not checked now: {done.stderr.strip()[-300:]}; "
-                  "the ingest checks it before writing)", file=sys.stderr)  # fmt: skip
-            return
-    record_source(results, dataset, data_dir)
-
-
-def record_source(results: str | os.PathLike, dataset: str, data_dir: str) -> None:
-    from caffe_workflow.atomic import write_atomically
-
-    text = json.dumps({"dataset": dataset, "data_dir": data_dir}, indent=2) + "\n"
-    write_atomically(Path(results) / "source.json", lambda f: f.write(text.encode()))
+    if take_over:
+        return True
+    status = _main(dataset, data_dir)
+    return status == 0
 
 
 def _main(dataset: str, data_dir: str) -> int:
-    """Exit 0 when data_dir may write into the dataset, 3 (message on stderr)
-    when it belongs to another, 2 when the database cannot be asked."""
-    from caffe_workflow.database import check_database
-    from caffe_workflow.stages.ingest import configured_fiftyone
+    """0 when data_dir may write into the dataset, 2 when the database cannot
+    be asked (the reason on stderr); raises OwnershipError when it belongs to
+    another data_dir."""
+    from caffe_workflow.database import check_database, configured_fiftyone
 
     try:
         check_database()
@@ -221,20 +195,21 @@ def _main(dataset: str, data_dir: str) -> int:
             return 0
         ds = fo.load_dataset(dataset)
         paths = [] if ds.info.get("data_dir") else ds.distinct("filepath")
-        from caffe_workflow.caffe.layout import canonical_path
-
-        check_owner(dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir,
-                    take_over=False)  # fmt: skip
-        return 0
-    except OwnershipError as err:
-        print(err, file=sys.stderr)
-        return 3
     except Exception as err:  # unreachable database and the like: not our call here
         print(f"{type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
         return 2
+    from caffe_workflow.caffe.layout import canonical_path
+
+    check_owner(dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir,
+                take_over=False)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    status = _main(*sys.argv[1:3])
+    try:
+        status = _main(*sys.argv[1:3])
+    except OwnershipError as err:
+        print(err, file=sys.stderr)
+        status = 3
     sys.stderr.flush()
-    os._exit(status)  # no interpreter teardown (~1 s with FiftyOne loaded)
+    os._exit(status)  # skips the interpreter teardown, slow with FiftyOne loaded

@@ -4,21 +4,15 @@ Off by default: tests and many clusters have no internet, and the per-image
 ``features`` need no model. When it is set, the run checks before any work
 that the model loads (downloading it into FiftyOne's ``model_zoo_dir`` if
 needed) and stops with one line if it cannot: a user who asked for the
-model learns at once, not after the per-image work. The check runs in a
-subprocess (``python -m caffe_workflow.zoo_model NAME``: importing FiftyOne
-and the model costs seconds and memory the Snakemake process should not
-carry) and only until it has passed once for this model
-(``results/<dataset>/zoo_model.json``). The ingest then loads the model
-again to compute the embeddings of the samples that lack them.
+model learns at once, not after the per-image work. The check is the rule
+``check`` (workflow/rules/check.smk), which Snakemake reruns only when the
+model's name changes. The ingest then loads the model again to compute the
+embeddings of the samples that lack them.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import urllib.parse
-from pathlib import Path
 
 
 class ZooModelError(RuntimeError):
@@ -78,38 +72,3 @@ def load(name: str):
     # manifest, the model's own loading): all of them are one line here.
     except Exception as err:
         raise ZooModelError(describe(name, err)) from None
-
-
-def precheck(results: str | Path, name: str | None) -> None:
-    """Stop the run (sys.exit, one line) if the zoo model cannot be loaded."""
-    if not name:
-        return
-    record = Path(results) / "zoo_model.json"
-    try:
-        if json.loads(record.read_text()).get("model") == name:
-            return
-    except (OSError, ValueError):
-        pass
-    done = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.zoo_model", name], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        sys.exit(f"Error: {lines[-1]}")
-    from caffe_workflow.atomic import write_atomically
-
-    text = json.dumps({"model": name}) + "\n"
-    write_atomically(record, lambda f: f.write(text.encode()))
-
-
-def _main(name: str) -> int:
-    try:
-        load(name)
-    except ZooModelError as err:
-        print(err, file=sys.stderr)
-        return 3
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))

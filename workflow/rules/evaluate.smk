@@ -7,9 +7,14 @@
 
 rule evaluate:
     input:
-        # A model the workflow runs: its prediction job's manifest (predict.smk).
-        lambda w: model_manifest(w)
-        or [m["prediction"] for m in eval_members(w.model, w.batch)],
+        # The batch's members come from its manifest on a cluster node too.
+        manifest=manifest("{batch}"),
+        # A model the workflow runs: its prediction job's manifest
+        # (predict.smk) instead of its files, which that job writes.
+        model_manifest=model_manifest,
+        predictions=lambda w: (
+            [] if model_manifest(w) else [m["prediction"] for m in eval_members(w.model, w.batch)]
+        ),
     output:
         # update(): the previous rows are kept for the images that did not change.
         rows=update(f"{RESULTS}/evaluation/{{model}}/batches/{{batch}}.parquet"),
@@ -25,7 +30,10 @@ rule evaluate:
         members=lambda w: eval_members(w.model, w.batch),
         labels=batch_labels,  # reruns the job when a label changes
         kind=lambda w: PREDICTIONS[w.model].kind,
+        postprocessed=lambda w: PREDICTIONS[w.model].postprocessed,
         evaluation_version=EVALUATION_VERSION,
+    message:
+        "Model {wildcards.model}, batch {wildcards.batch}: score its new and changed predictions"
     script:
         "../scripts/evaluate.py"
 
@@ -48,6 +56,9 @@ rule evaluate_merge:
         kind=lambda w: PREDICTIONS[w.model].kind,
         test_stems=test_stems,
         ignored=ignored_stems,
+        source=lambda w: PREDICTIONS[w.model].source(),
+    message:
+        "Model {wildcards.model}: metrics"
     script:
         "../scripts/evaluate_merge.py"
 
@@ -90,5 +101,7 @@ rule evaluation_report:
     resources:
         mem_mb=1000,
         runtime=5,
+    message:
+        "The models side by side"
     script:
         "../scripts/evaluation_report.py"

@@ -16,5 +16,7 @@ checkpoint fetch:
         sha256=config["download_sha256"] or "",  # empty: not verified
         zip=config["download_zip"],
         data_dir=str(DATA_DIR),
+    message:
+        "Download and unpack CaFFe into {params.data_dir}"
     script:
         "../scripts/fetch.py"

@@ -12,18 +12,18 @@ rule ingest:
     conda:
         "../../envs/caffe.yaml"
     resources:
-        mem_mb=1000,  # measured: 341 MB peak at 681 rows (first build)
-        runtime=5,  # measured: 14 s at 681 rows
+        mem_mb=1000,
+        runtime=5,
     params:
         dataset=DATASET,
         data_dir=str(DATA_DIR),
         take_over=TAKE_OVER,
-        # Not an output: the early owner check's cache (see ownership.py).
-        source_record=f"{RESULTS}/source.json",
         models={m: e["kind"] for m, e in EVALUATIONS.items()},
         # Reruns the ingest when the models' fields change (a new field).
         model_fields_version=FIELDS_VERSION,
-        # A change reruns the ingest (checked at the start: common.smk).
+        # A change reruns the ingest (checked at the start: rule check).
         embeddings_model=config["embeddings_model"],
+    message:
+        "Ingest into FiftyOne dataset {params.dataset}"
     script:
         "../scripts/ingest.py"

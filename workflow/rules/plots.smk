@@ -42,5 +42,7 @@ rule plots:
     resources:
         mem_mb=2000,
         runtime=10,
+    message:
+        "Figures for the report"
     script:
         "../scripts/plots.py"

@@ -7,6 +7,11 @@
 
 
 rule predict:
+    input:
+        # The job reads the batch's members from its manifest (rule batches),
+        # after the start check.
+        manifest=manifest("{batch}"),
+        checked=CHECKED,
     output:
         # update(): the job reads the previous manifest to skip what is done.
         manifest=update(f"{RESULTS}/models/{{model}}/manifest_{{batch}}.json"),
@@ -31,8 +36,9 @@ rule predict:
         retry=lambda w: predict_stage.retry_token(
             predict_stage.manifest_path(RESULTS, w.model, w.batch)
         ),
-        manifest=MANIFEST,
         data_dir=str(DATA_DIR),
         out_dir=lambda w: predict_stage.models_dir(RESULTS, w.model),
+    message:
+        "Model {wildcards.model}, batch {wildcards.batch}: predict its new and changed images"
     script:
         "../scripts/predict.py"

@@ -2,6 +2,7 @@
 
 import sys
 
+from caffe_workflow.model_summary import model_line
 from caffe_workflow.scriptlog import stderr_to
 from caffe_workflow.stages.evaluate import merge
 
@@ -14,11 +15,6 @@ summary = merge(
     ignored=snakemake.params.ignored,  # noqa: F821
     per_image=snakemake.output.per_image,  # noqa: F821
     metrics_path=snakemake.output.metrics,  # noqa: F821
+    source=snakemake.params.source,  # noqa: F821
 )
-print(
-    f"{summary['model']}: MDE {summary['mde_m']} m over {summary['images_evaluated']} "
-    f"test images ({summary['images_without_front']} without front, "
-    f"{summary['images_missing']['count']} missing, "
-    f"{len(summary['invalid_predictions'])} invalid)",
-    file=sys.stderr,
-)
+print(model_line(summary), file=sys.stderr)

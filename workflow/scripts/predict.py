@@ -11,7 +11,7 @@ run_batch(
     images=[
         m["image"]
         for m in members(
-            snakemake.params.manifest,  # noqa: F821
+            snakemake.input.manifest,  # noqa: F821
             snakemake.wildcards.batch,  # noqa: F821
             snakemake.params.data_dir,  # noqa: F821
         )

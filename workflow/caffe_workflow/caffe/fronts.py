@@ -1,4 +1,4 @@
-"""Trace a CaFFe calving-front mask into open polylines (stdlib only).
+"""Trace a CaFFe calving-front mask into open polylines.
 
 The front mask is 255 on a hand-drawn, mostly one-pixel-wide line. FiftyOne's
 ``Polyline.from_mask`` and scikit-image's ``find_contours`` both outline a
@@ -35,10 +35,9 @@ Method: a greedy covering walk over the 8-connected front pixels.
 Note for evaluation: FiftyOne's ``Polylines.to_segmentation`` rasterises at
 ``round(x_norm * width)``, so a centre ``c + 0.5`` lands on column c or c + 1
 and the last column and row fall off the image. With the simplification on
-top, the round trip (mask -> polylines -> mask, share of pixels within 1 px
-both ways) is >= 99.3 % on the fronts of tests/unit/test_fronts.py away from
-the image edge and >= 94.6 % on 14 full-size fronts of the sample generator,
-but down to 77 % on its smallest (26-pixel) ones: score fronts on the masks.
+top, the round trip (mask -> polylines -> mask) is close but not exact, and
+worst on the shortest fronts (tests/unit/test_fronts.py holds the bounds):
+score fronts on the masks.
 """
 
 from itertools import repeat
@@ -213,15 +212,12 @@ def _simplify(xs, ys, tolerance):
     kept segment with the true distance to the segment (which differs only
     for points beyond a segment's end, e.g. a hairpin) and refines if needed.
 
-    Not skimage.measure.approximate_polygon, though its tolerance means the
-    same (distance to the segment, or to the point for a closed ring; split
-    when greater): it splits on the point farthest from the segment, with
-    distances from arctan2/cos/sin, so exact ties between integer points go
-    by rounding noise. On the traced paths of the sample generator's 681
-    small images (seed 0) it keeps other points on 102 of 867 paths (12 of 15
-    at full size), all within the tolerance either way; taking it would
-    change every image's polylines, bring numpy into the per-image step and
-    double the time to trace a 6,000-pixel front (19 -> 41 ms CPU).
+    Hand-written because neither library keeps the tolerance exactly:
+    cv2.approxPolyDP leaves points farther than the tolerance from its result
+    and drops a closed ring's end point (tests/unit/test_fronts.py:
+    test_simplify_keeps_the_tolerance_where_opencv_does_not); skimage's
+    approximate_polygon breaks exact ties between integer points by rounding
+    noise.
     """
     n = len(xs)
     if n < 3:

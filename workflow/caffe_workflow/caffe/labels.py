@@ -1,5 +1,5 @@
 """CaFFe's zone and front mask values, and mask validation from Pillow histograms
-(no numpy, so the per-image step does not import it).
+(one pass in C over the decoded mask gives every value's count at once).
 
 A zone mask is valid when it has the image's size and holds only the ZONE_CLASSES
 values; a front mask when it has the image's size, holds only NO_FRONT and FRONT

@@ -10,6 +10,7 @@ the Snakefile at parse time).
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,11 @@ def discover(data_dir: Path) -> Discovery:
     data_dir = canonical_dir(data_dir)
     sar_dir = data_dir / SAR_DIR
     if data_dir.exists() and not data_dir.is_dir():
+        if zipfile.is_zipfile(data_dir):
+            raise DataDirError(
+                f"data_dir {data_dir} is a zip file: unzip it and set data_dir to the "
+                "data_raw folder inside, or leave data_dir unset to download CaFFe"
+            )
         raise DataDirError(f"data_dir {data_dir} is not a directory")
     if not data_dir.is_dir():
         raise DataDirError(f"data_dir {data_dir} does not exist")

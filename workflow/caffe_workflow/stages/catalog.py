@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.layout import discover, printable
-from caffe_workflow.stages.process import ROW_SCHEMA
+from caffe_workflow.rows import ROW_SCHEMA
 
 
 def merge(batch_files: list[Path], catalog: Path) -> dict:

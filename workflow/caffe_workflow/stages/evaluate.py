@@ -14,13 +14,14 @@ runs it the way the workflow runs the per-image stage (stages/process.py):
   over the valid test-split rows, plus what was missing, invalid or ignored).
 
 A prediction that cannot be scored (wrong size, values outside the set, not
-a PNG) gives a row with ``valid`` False and the reason; the job goes on.
+an image) gives a row with ``valid`` False and the reason; the job goes on.
+Predictions are read as the official evaluation reads them
+(:mod:`caffe_workflow.prediction_pixels`); the labels as they are.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import sys
@@ -35,8 +36,12 @@ from PIL import Image
 from caffe_workflow import EVALUATION_VERSION
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import read_corners
 from caffe_workflow.caffe.fronts import trace_fronts
+from caffe_workflow.caffe.masks import crop_window
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
+from caffe_workflow.prediction_pixels import read_prediction
 
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
 
@@ -47,6 +52,9 @@ ROW_SCHEMA = pa.schema(
         ("model", pa.string()),
         ("kind", pa.string()),
         ("prediction_path", pa.string()),
+        # How the file stores its pixels: "gray" (8-bit, the labels' values:
+        # usable as a mask as it is), "RGB", "palette", "class indices", ...
+        ("prediction_encoding", pa.string()),
         ("valid", pa.bool_()),
         ("reason", pa.string()),
         ("glacier", pa.string()),
@@ -78,14 +86,8 @@ ROW_SCHEMA = pa.schema(
 
 
 def fingerprint(prediction, front, zones, bbox) -> str:
-    parts = [str(EVALUATION_VERSION)]
-    for path in (prediction, front, zones, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except (FileNotFoundError, TypeError):
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    """What an image's scores depend on, short of reading the files."""
+    return stat_fingerprint((prediction, front, zones, bbox), EVALUATION_VERSION)
 
 
 def _read(path, what: str) -> np.ndarray:
@@ -105,7 +107,7 @@ def _lines(front: np.ndarray) -> list:
     if not front.any():
         return []
     height, width = front.shape
-    window = ev._crop_window(front, pad=0)
+    window = crop_window(front, pad=0)
     crop = np.ascontiguousarray(front[window], dtype=np.uint8) * np.uint8(255)
     top, left = window[0].start, window[1].start
     lines = trace_fronts(crop.tobytes(), crop.shape[1], crop.shape[0])
@@ -115,8 +117,23 @@ def _lines(front: np.ndarray) -> list:
     ]
 
 
-def evaluate_member(member: dict, model: str, kind: str) -> dict:
-    """One image's row; ``member`` = {split, stem, prediction, front, zones, bbox}."""
+def _score(prediction, kind, label_front, corners, resolution, label_zones, postprocessed):
+    """ev.evaluate_image, or for fronts the program has already post-processed
+    (nnU-Net's <stem>_front.png) only the box cut, as its own evaluation does
+    (evaluate_nnUNet.py: calculate_front_delineation_metric)."""
+    if not postprocessed:
+        return ev.evaluate_image(prediction, kind, label_front, corners, resolution, label_zones)
+    reason = ev.validate_prediction(prediction, label_front.shape, kind)
+    if reason is not None:
+        return {"valid": False, "reason": reason, "front": None, "zones": None}
+    front = ev.cut_to_box(prediction == 255, corners)
+    return {"valid": True, "reason": None, "front": front, "zones": None,
+            **ev.front_error(front, label_front, resolution)}  # fmt: skip
+
+
+def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = False) -> dict:
+    """One image's row; ``member`` = {split, stem, prediction, front, zones, bbox}.
+    ``postprocessed``: fronts the program that wrote them has post-processed."""
     row = {
         "stem": member["stem"],
         "split": member["split"],
@@ -135,8 +152,8 @@ def evaluate_member(member: dict, model: str, kind: str) -> dict:
         row["date_taken"] = parse_stem(member["stem"]).date_taken
         label_front = _read(member["front"], "label front") == 255
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
-        corners = ev.read_box_corners(Path(member["bbox"]).read_text())
-        prediction = _read(member["prediction"], "prediction")
+        corners = read_corners(member["bbox"])
+        prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]
         return row
@@ -145,8 +162,8 @@ def evaluate_member(member: dict, model: str, kind: str) -> dict:
         row["reason"] = "label zones and label front differ in size"
         return row
     try:
-        result = ev.evaluate_image(
-            prediction, kind, label_front, corners, keys["resolution"], label_zones
+        result = _score(
+            prediction, kind, label_front, corners, keys["resolution"], label_zones, postprocessed
         )
     except ValueError as err:  # e.g. label zones with values outside the set
         row["reason"] = str(err).splitlines()[0]
@@ -181,8 +198,9 @@ def _message(row: dict) -> list[str]:
 
 
 def run_batch(
-    members: list[dict], model: str, kind: str, rows_path: str | os.PathLike, workers: int = 1
-) -> dict:
+    members: list[dict], model: str, kind: str, rows_path: str | os.PathLike, workers: int = 1,
+    postprocessed: bool = False,
+) -> dict:  # fmt: skip
     """Bring one (model, batch) file of rows up to date; {"evaluated", "kept"}.
 
     ``members``: the batch's images that have a prediction, each {split,
@@ -202,13 +220,20 @@ def run_batch(
     for m in members:
         row = old.get(m["stem"])
         stamp = fingerprint(m["prediction"], m["front"], m["zones"], m["bbox"])
-        if row is None or row["fingerprint"] != stamp or row["prediction_path"] != m["prediction"]:
+        if (
+            row is None
+            or row["fingerprint"] != stamp
+            or row["prediction_path"] != m["prediction"]
+            or row["kind"] != kind
+        ):
             todo.append(m)
         else:
             rows[m["stem"]] = row
             sys.stderr.writelines(_message(row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        for m, row in zip(todo, pool.map(lambda m: evaluate_member(m, model, kind), todo)):
+        for m, row in zip(
+            todo, pool.map(lambda m: evaluate_member(m, model, kind, postprocessed), todo)
+        ):
             rows[m["stem"]] = row
             sys.stderr.writelines(_message(row))
     table = rows_table([rows[stem] for stem in sorted(rows)])
@@ -234,8 +259,22 @@ def summary_records(rows: list[dict]) -> list[dict]:
     return records
 
 
-def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored) -> dict:
-    """metrics.json: summarize() over the valid test-split rows, and the rest."""
+def ignored_files(ignored, source: dict | None) -> list[dict]:
+    """Every file of the folder that was not scored and why: predictions of
+    stems that are no image of the catalog, and files of no known name."""
+    out = [
+        {"file": stem, "reason": "no image of the catalog has this stem"}
+        for stem in sorted(ignored)
+    ]
+    out += [{"file": f, "reason": why} for f, why in (source or {}).get("ignored") or []]
+    return out
+
+
+def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored, source=None) -> dict:
+    """metrics.json: summarize() over the valid test-split rows, and the rest.
+
+    ``source``: what was read of the folder (predictions.Predictions.source()).
+    """
     test_stems = sorted(test_stems)
     test = [r for r in rows if r["split"] == "test"]
     valid = [r for r in test if r["valid"]]
@@ -248,19 +287,23 @@ def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored) -> dic
         r["stem"]: r["reason"] for r in sorted(rows, key=lambda r: r["stem"]) if not r["valid"]
     }
     out["ignored_stems"] = sorted(ignored)
+    files = ignored_files(ignored, source)
+    out["ignored_files"] = {"count": len(files), "files": files}
     out["other_split_images_evaluated"] = sum(1 for r in rows if r["split"] != "test")
+    if source:
+        out["source"] = {k: source[k] for k in ("folder", "layout", "postprocessed", "other_kind")}
     return out
 
 
 def merge(
     batch_files: list[str], model: str, kind: str, test_stems, ignored,
-    per_image: str | os.PathLike, metrics_path: str | os.PathLike,
+    per_image: str | os.PathLike, metrics_path: str | os.PathLike, source: dict | None = None,
 ) -> dict:  # fmt: skip
     tables = [pq.read_table(p) for p in batch_files]
     table = pa.concat_tables(tables) if tables else rows_table([])
     table = table.sort_by("stem") if table.num_rows else table
     write_atomically(per_image, lambda f: pq.write_table(table, f))
-    summary = metrics(table.to_pylist(), model, kind, test_stems, ignored)
+    summary = metrics(table.to_pylist(), model, kind, test_stems, ignored, source)
     text = json.dumps(summary, indent=2, default=str) + "\n"
     write_atomically(metrics_path, lambda f: f.write(text.encode()))
     return summary

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import importlib.resources
 import json
 import math
 import os
@@ -24,8 +25,22 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import yaml  # noqa: E402
 
 DPI = 110
+PUBLISHED = "published_results.yaml"
+NOT_SHOWN = (
+    "Not shown, as not read in a source here: the baseline's 753 ± 76 m over all "
+    "test images, the nnU-Net's 541 ± 84 m (Herrmann et al. 2023) and the "
+    "multi-annotator study's ~38 m of human annotators, which is on a subset of the "
+    "test set and so not comparable with these figures."
+)
+
+
+def published_results() -> list[dict]:
+    """The package's published figures (data/published_results.yaml), one per entry."""
+    text = importlib.resources.files("caffe_workflow").joinpath("data", PUBLISHED).read_text()
+    return yaml.safe_load(text)["results"]
 
 
 def _fmt(value) -> str:
@@ -37,28 +52,100 @@ def _sort_key(key: str):
     return (0, float(key), "") if key.replace(".", "", 1).isdigit() else (1, 0.0, key)
 
 
-def _summary_table(models: dict[str, dict]) -> str:
-    columns = [("all", lambda m: m["mde_m"])]
+def _published_value(entry: dict) -> str:
+    sd = entry.get("sd")
+    return f"{entry['value']:g}" + ("" if sd is None else f" ± {sd:g}")
+
+
+def _summary_table(models: dict[str, dict], published: list[dict] = ()) -> str:
+    columns = [("all", lambda m: m["mde_m"], "all")]
     for by in ("glacier", "season", "sensor", "resolution"):
-        keys = sorted({k for m in models.values() for k in m[f"by_{by}"]}, key=_sort_key)
-        for k in keys:
+        keys = {k for m in models.values() for k in m[f"by_{by}"]}
+        if by == "glacier":
+            keys |= {e["group"] for e in published if e["group"] != "all"}
+        for k in sorted(keys, key=_sort_key):
             label = f"{k} m" if by == "resolution" else k
-            columns.append((label, lambda m, by=by, k=k: m[f"by_{by}"].get(k, {}).get("mde_m")))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c, _ in columns)
+            get = lambda m, by=by, k=k: m[f"by_{by}"].get(k, {}).get("mde_m")  # noqa: E731
+            columns.append((label, get, k if by == "glacier" else None))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c, _, _ in columns)
     rows = []
     for name, m in sorted(models.items()):
         iou = (m.get("zones") or {}).get("iou", {}).get("mean")
-        cells = "".join(f"<td>{_fmt(get(m))}</td>" for _, get in columns)
+        ignored = (m.get("ignored_files") or {}).get("count", len(m.get("ignored_stems") or []))
+        cells = "".join(f"<td>{_fmt(get(m))}</td>" for _, get, _ in columns)
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{m['kind']}</td>{cells}"
             f"<td>{m['images_evaluated']}</td><td>{m['images_without_front']}</td>"
             f"<td>{m['images_missing']['count']}</td><td>{len(m['invalid_predictions'])}</td>"
-            f"<td>{'–' if iou is None else f'{iou:.3f}'}</td></tr>"
+            f"<td>{ignored}</td><td>{'–' if iou is None else f'{iou:.3f}'}</td></tr>"
         )
+    width = len(columns) + 8
+    if published:
+        rows.append(
+            f"<tr><th colspan='{width}'>Published (reference rows: figures as the "
+            "papers give them, read in the sources below; not computed here)</th></tr>"
+        )
+        sources = _sources(published)
+        by_model: dict[str, dict] = {}
+        for e in published:
+            by_model.setdefault(e["model"], {})[e["group"]] = e
+        for model, groups in by_model.items():
+            refs = sorted({sources[e["doi"]] for e in groups.values()})
+            cells = "".join(
+                f"<td><i>{_published_value(groups[group])}</i></td>"
+                if group in groups
+                else "<td></td>"
+                for _, _, group in columns
+            )
+            label = f"{html.escape(model)} <sup>[{', '.join(map(str, refs))}]</sup>"
+            rows.append(
+                f"<tr class='published'><td><i>{label}</i></td><td>published</td>{cells}"
+                + "<td></td>" * 6
+                + "</tr>"
+            )
     return (
         "<table border='1'>"
         f"<tr><th>model</th><th>kind</th>{head}<th>images</th><th>without front</th>"
-        "<th>missing</th><th>invalid</th><th>zone IoU</th></tr>" + "".join(rows) + "</table>"
+        "<th>missing</th><th>invalid</th><th>ignored files</th><th>zone IoU</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _sources(published) -> dict[str, int]:
+    """doi -> reference number, in order of first appearance."""
+    numbers: dict[str, int] = {}
+    for e in published:
+        numbers.setdefault(e["doi"], len(numbers) + 1)
+    return numbers
+
+
+def sources_html(published: list[dict]) -> str:
+    """The published rows' sources: citation, DOI, where in the paper, and
+    the text each figure was read in."""
+    if not published:
+        return ""
+    items = []
+    for doi, number in _sources(published).items():
+        entries = [e for e in published if e["doi"] == doi]
+        read = "; ".join(
+            f"{html.escape(e['group'])}: {_published_value(e)} m, read in "
+            f"{html.escape(' '.join(e['verified'].split()))}"
+            for e in entries
+        )
+        where = entries[0].get("where")
+        items.append(
+            f"<li>[{number}] {html.escape(entries[0]['citation'])}, "
+            f"doi:<a href='https://doi.org/{html.escape(doi)}'>{html.escape(doi)}</a>"
+            + (f", {html.escape(where)}" if where else "")
+            + f". {read}</li>"
+        )
+    return (
+        "<p>Published figures (MDE in m on the test set, as given by their authors; "
+        "no breakdown by season, sensor or resolution was read in a source, so the "
+        "tables below hold computed figures only):</p><ol style='list-style:none'>"
+        + "".join(items)
+        + f"</ol><p>{html.escape(NOT_SHOWN)}</p>"
     )
 
 
@@ -105,18 +192,37 @@ def breakdown_table(models: dict[str, dict], by: str) -> str:
     )
 
 
-def table_html(models: dict[str, dict]) -> str:
-    """models: name -> metrics.json content."""
+def table_html(models: dict[str, dict], published: list[dict] | None = None) -> str:
+    """models: name -> metrics.json content; published: published_results()
+    (None: the package's)."""
+    published = published_results() if published is None else published
     return (
         "<html><body><p>Mean distance error (m) on the test split, pooled over "
         "front pixels as the CaFFe benchmark defines it.</p>"
-        + _summary_table(models)
+        + _summary_table(models, published)
+        + sources_html(published)
+        + _ignored_html(models)
         + "<p>By glacier and season, sensor (TSX and TDX together) and resolution: "
         "MDE in m (images of the group; those without a front are left out of its "
         "MDE).</p>"
         + "".join(breakdown_table(models, by) for by in ("season", "sensor", "resolution"))
         + "</body></html>"
     )
+
+
+def _ignored_html(models: dict[str, dict]) -> str:
+    """Per model, the files of its folder that were not scored (the first few)."""
+    items = []
+    for name, m in sorted(models.items()):
+        files = (m.get("ignored_files") or {}).get("files") or []
+        if files:
+            shown = ", ".join(
+                f"{html.escape(Path(f['file']).name)} ({html.escape(f['reason'])})"
+                for f in files[:5]
+            )
+            more = f" and {len(files) - 5} more (metrics.json)" if len(files) > 5 else ""
+            items.append(f"<li>{html.escape(name)}: {len(files)}: {shown}{more}</li>")
+    return f"<p>Files not scored:</p><ul>{''.join(items)}</ul>" if items else ""
 
 
 def plot_breakdown(models: dict[str, dict], path) -> None:

@@ -4,12 +4,13 @@ Two halves, both cheap to import (the Snakefile imports this module; the
 heavy parts, onnxruntime and NumPy, load only in a job or a check subprocess):
 
 - When Snakemake starts, :func:`plan` parses ``models`` and checks each ONNX
-  model whose fingerprint (file hash, options) changed since the last check
-  that passed (one subprocess, ``caffe_workflow.inference.check``). A model
+  model whose fingerprint (file hash, options) no prediction job has run
+  with yet (one subprocess, ``caffe_workflow.inference.check``; the jobs'
+  manifests are the record, so a dry run writes nothing). A model
   that cannot be used is one line, and gets no prediction job: the data
   stages and the other models go on, the predictions it made in earlier runs
-  stay scored and in the dataset (:attr:`ModelRuns.kept`), and the run ends
-  with the line again and a non-zero exit status (:func:`finish`). Each usable model becomes one
+  stay scored and in the dataset (:attr:`ModelRuns.kept`), and the rule
+  `summary` prints the line again and fails (:func:`end_lines`). Each usable model becomes one
   more entry of `predictions` (:class:`PlannedFiles`), so the evaluate rule
   scores it and the ingest gives it fields like a model scored from a folder.
 - :func:`run_batch` is one job per (model, batch of images): it predicts only
@@ -42,7 +43,6 @@ from caffe_workflow.inference.spec import (
 )
 from caffe_workflow.predictions import Predictions
 
-RECORD = "models_checked.json"  # in results/<dataset>/: checks that passed
 # Predictions.kind spells the front kind as the label files do.
 PREDICTION_KIND = {"zones": "zones", "fronts": "front"}
 
@@ -109,11 +109,20 @@ class ModelRuns:
         for name, spec in self.specs.items():
             folder = os.path.abspath(models_dir(self.results, name))
             files = PlannedFiles(folder, spec.suffix, stems)
-            predictions[name] = Predictions(name, folder, PREDICTION_KIND[spec.kind], files)
+            predictions[name] = Predictions(
+                model=name, folder=folder, kind=PREDICTION_KIND[spec.kind], files=files
+            )
         for name, (kind, done) in self.kept.items():
             folder = os.path.abspath(models_dir(self.results, name))
             files = PlannedFiles(folder, SUFFIXES[kind], lambda done=done: done & set(stems()))
-            predictions[name] = Predictions(name, folder, PREDICTION_KIND[kind], files)
+            predictions[name] = Predictions(
+                model=name, folder=folder, kind=PREDICTION_KIND[kind], files=files
+            )
+
+    def problem_lines(self) -> dict[str, str]:
+        """model -> its problem and what follows from it (a param of the
+        summary rule: a model that breaks or is mended reruns the summary)."""
+        return {name: f"{line}; {_consequence(self, name)}" for name, line in self.problems.items()}
 
 
 def fingerprint_key(fingerprint: dict) -> str:
@@ -143,15 +152,11 @@ def plan(models: dict | None, results: str, check: bool = True) -> ModelRuns:
         return runs
     if not isinstance(models, dict):
         sys.exit("Error: models must map model names to entries with onnx or command, and kind.")
-    try:
-        done = json.loads(Path(results, RECORD).read_text())
-    except (OSError, ValueError):
-        done = {}
     for name, entry in models.items():
         try:
             spec = parse_model(name, entry)
             fingerprint = spec.fingerprint()
-            if check and spec.onnx is not None and done.get(name) != fingerprint_key(fingerprint):
+            if check and spec.onnx is not None and not _ran_with(results, name, fingerprint):
                 runs.checked[name] = check_onnx(spec)
         except (ModelError, OSError) as err:
             runs.problems[str(name)] = str(err)
@@ -164,6 +169,18 @@ def plan(models: dict | None, results: str, check: bool = True) -> ModelRuns:
             runs.kept[name] = earlier
         print(f"Error: {runs.problems[name]}; {_consequence(runs, name)}.", file=sys.stderr)
     return runs
+
+
+def _ran_with(results: str, name: str, fingerprint: dict) -> bool:
+    """Whether a prediction job ran the model with this fingerprint without
+    error: then it loads, and the start need not load it again."""
+    key = fingerprint_key(fingerprint)
+    for path in Path(models_dir(results, name)).glob("manifest_*.json"):
+        record = read_manifest(path)
+        if record.get("fingerprint") and not record.get("error"):
+            if fingerprint_key(record["fingerprint"]) == key:
+                return True
+    return False
 
 
 def _earlier(results: str, name) -> tuple[str, set] | None:
@@ -186,26 +203,6 @@ def _consequence(runs: ModelRuns, name: str) -> str:
             "predictions stay scored and in the dataset"
         )
     return "it gets no prediction in this run"
-
-
-def record_checks(runs: ModelRuns) -> None:
-    """Remember the ONNX models that passed the check (called at the start of
-    a real run, not of a dry run), so the next start does not load them again."""
-    from caffe_workflow.atomic import write_atomically
-
-    path = Path(runs.results, RECORD)
-    record = {
-        name: fingerprint_key(runs.fingerprints[name])
-        for name, spec in runs.specs.items()
-        if spec.onnx is not None
-    }
-    try:
-        if json.loads(path.read_text()) == record:
-            return
-    except (OSError, ValueError):
-        pass
-    text = json.dumps(record, indent=1, sort_keys=True) + "\n"
-    write_atomically(path, lambda f: f.write(text.encode()))
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -347,34 +344,50 @@ def run_batch(
 # ---------------------------------------------------------------- the end
 
 
-def finish(runs: ModelRuns, manifests: dict[str, list[str]]) -> None:
-    """At the end of a run: per model, what was predicted in this run and on
-    which provider; every model problem again, then a non-zero exit if any."""
-    problems = [f"{line}; {_consequence(runs, name)}" for name, line in runs.problems.items()]
-    for model, paths in manifests.items():
+START_VARIABLE = "CAFFE_RUN_STARTED_NS"
+
+
+def mark_start(started_ns: int) -> None:
+    """Note the run's start for the summary's "predicted in this run" in the
+    environment, which the summary job's script inherits: as a param it
+    would rerun the summary at every start."""
+    os.environ[START_VARIABLE] = str(started_ns)
+
+
+def run_start() -> int:
+    return int(os.environ.get(START_VARIABLE, "0"))
+
+
+def end_lines(
+    problems: dict[str, str], manifests: list[str], started_ns: int
+) -> tuple[list[str], list[str]]:
+    """For the summary: per model (its manifests), what was predicted since
+    `started_ns` (the run's start) and on which provider; and every model
+    problem (`problems`: ModelRuns.problem_lines; a failed command's line)."""
+    errors = list(problems.values())
+    lines = []
+    by_folder: dict[Path, list[str]] = {}
+    for path in manifests:
+        by_folder.setdefault(Path(path).parent, []).append(path)
+    for folder, paths in sorted(by_folder.items()):
         predicted, total, providers = 0, 0, set()
         for path in paths:
             record = read_manifest(path)
             total += len(record.get("written", {}))
             try:
-                fresh = os.stat(path).st_mtime_ns >= runs.started_ns
+                fresh = os.stat(path).st_mtime_ns >= started_ns
             except OSError:
                 fresh = False
             if fresh and record.get("predicted"):
                 predicted += len(record["predicted"])
                 providers.add(str(record.get("provider")))
             if record.get("error"):
-                problems.append(record["error"])
+                errors.append(record["error"])
             # An image that cannot be read: its line, as in the job's log.
-            for line in record.get("problems", []):
-                print(f"  {line}", file=sys.stderr)
+            lines += [f"  {line}" for line in record.get("problems", [])]
         on = f" on {', '.join(sorted(providers))}" if providers else ""
-        print(
-            f"  model {model}: {predicted} images predicted in this run{on}, "
-            f"{total} with a prediction ({models_dir(runs.results, model)})",
-            file=sys.stderr,
+        lines.append(
+            f"  model {folder.name}: {predicted} images predicted in this run{on}, "
+            f"{total} with a prediction ({folder})"
         )
-    if problems:
-        for line in dict.fromkeys(problems):
-            print(f"Error: {line}", file=sys.stderr)
-        sys.exit(1)
+    return lines, list(dict.fromkeys(errors))

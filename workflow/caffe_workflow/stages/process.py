@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import datetime
 import hashlib
 import io
-import json
 import os
 import shutil
 import sys
@@ -40,105 +38,22 @@ from PIL.PngImagePlugin import PngImageFile
 from caffe_workflow import OUTPUT_VERSION
 from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe.bounding_box import read_front_extent
-from caffe_workflow.caffe.features import DIM as FEATURE_DIM
 from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
 from caffe_workflow.caffe.names import parse_stem
+from caffe_workflow.caffe.splits import official_split
+from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
+from caffe_workflow.rows import EARLIER_SCHEMAS, ROW_SCHEMA, row_sha, rows_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
 MAX_PIXELS = 64_000_000
 
-# One row per image: the catalog's columns (README, "The catalog").
-ROW_SCHEMA = pa.schema(
-    [
-        ("stem", pa.string()),
-        ("split", pa.string()),
-        ("filepath", pa.string()),
-        ("glacier", pa.string()),
-        ("glacier_name", pa.string()),
-        ("date_taken", pa.date32()),
-        ("year", pa.int32()),
-        ("season", pa.string()),
-        ("hemisphere", pa.string()),
-        ("satellite", pa.string()),
-        ("sensor_band", pa.string()),
-        ("spatial_resolution", pa.int32()),
-        ("quality_factor", pa.int32()),
-        ("orbit", pa.string()),
-        ("modality", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("size_bytes", pa.int64()),
-        ("image_sha256", pa.string()),
-        ("image_mode", pa.string()),
-        ("zone_na_fraction", pa.float64()),
-        ("zone_rock_fraction", pa.float64()),
-        ("zone_glacier_fraction", pa.float64()),
-        ("zone_ocean_fraction", pa.float64()),
-        ("front_pixels", pa.int64()),
-        ("front_length_km", pa.float64()),
-        ("front_lines", pa.list_(pa.list_(pa.list_(pa.float64())))),
-        ("front_extent", pa.list_(pa.float64())),
-        ("valid", pa.bool_()),
-        ("problems", pa.list_(pa.string())),
-        ("warnings", pa.list_(pa.string())),
-        ("zones_path", pa.string()),
-        ("front_path", pa.string()),
-        ("thumbnail_path", pa.string()),
-        # caffe_workflow.caffe.features: layout grid + backscatter histogram
-        # (null when the image cannot be decoded).
-        ("features", pa.list_(pa.float32(), FEATURE_DIM)),
-        ("output_version", pa.int32()),
-        # Size and mtime of the image and its labels, the thumbnail height and
-        # OUTPUT_VERSION when the row was made: a batch job redoes an image
-        # only when this changes (or its folder is gone).
-        ("fingerprint", pa.string()),
-        # Hash of the other columns, made with the row (row_sha): the ingest
-        # compares it with each sample's instead of reading and hashing every
-        # row at every run (3.4 s of a one-image rerun at 20,000 images).
-        ("row_sha", pa.string()),
-    ]
-)
-# The rows of batch files written before row_sha: kept, and given one.
-_ROWS_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
-
-
-def json_default(value):
-    """Dates in ISO format for json.dumps; anything else unhashable is an error."""
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
-def row_sha(row: dict) -> str:
-    """The first 32 hex digits of the SHA-256 of the JSON of the row's
-    catalog columns (all of ROW_SCHEMA but row_sha; a missing one is null),
-    keys sorted, no spaces, dates in ISO format."""
-    columns = {name: row.get(name) for name in ROW_SCHEMA.names if name != "row_sha"}
-    text = json.dumps(columns, sort_keys=True, separators=(",", ":"), default=json_default)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def rows_table(rows: list[dict]) -> pa.Table:
-    """The rows as a table of ROW_SCHEMA, each with its row_sha."""
-    return pa.Table.from_pylist(
-        [row if row.get("row_sha") else row | {"row_sha": row_sha(row)} for row in rows],
-        schema=ROW_SCHEMA,
-    )
-
 
 def fingerprint(image, zones, front, bbox, thumbnail_height: int) -> str:
     """What the row of an image depends on, short of reading the files."""
-    parts = [str(OUTPUT_VERSION), str(thumbnail_height)]
-    for path in (image, zones, front, bbox):
-        try:
-            stat = os.stat(path)
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-        except FileNotFoundError:
-            parts.append("missing")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    return stat_fingerprint((image, zones, front, bbox), OUTPUT_VERSION, thumbnail_height)
 
 
 def _open(
@@ -234,6 +149,7 @@ def process(
     row = {
         "stem": stem,
         "split": split,
+        "official_split": official_split(split, stem),
         "filepath": str(image_path),
         "glacier": name.glacier,
         "glacier_name": name.glacier_name,
@@ -323,9 +239,10 @@ def process_and_log(member: dict, images_root: Path, thumbnail_height: int) -> t
 
 def run_batch(
     members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
-    thumbnail_height: int, workers: int = 1,
+    thumbnail_height: int, workers: int = 1, redone: list | None = None,
 ) -> dict:  # fmt: skip
-    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}.
+    """Bring one batch's rows up to date; returns {"processed": n, "kept": n}
+    and appends the stems it processed to `redone` (when given).
 
     A member is processed when the previous rows (`rows_path`, kept by
     Snakemake as an update() output) hold no row for it, its fingerprint
@@ -337,7 +254,7 @@ def run_batch(
     if rows_path.exists():
         try:
             previous = pq.read_table(rows_path)
-            if previous.schema.equals(ROW_SCHEMA) or previous.schema.equals(_ROWS_WITHOUT_SHA):
+            if any(previous.schema.equals(s) for s in (ROW_SCHEMA, *EARLIER_SCHEMAS)):
                 old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
         except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
             print(f"not reusing {rows_path} ({err})", file=sys.stderr)
@@ -353,6 +270,8 @@ def run_batch(
         ):
             todo.append(m)
         else:
+            if row.get("official_split") is None:  # an earlier row: a new row_sha too
+                row |= {"official_split": official_split(*key), "row_sha": None}
             rows[key] = row
             sys.stderr.writelines(_messages(m["image"], row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
@@ -363,6 +282,8 @@ def run_batch(
             sys.stderr.writelines(lines)
     table = rows_table([rows[key] for key in sorted(rows)])
     write_atomically(rows_path, lambda f: pq.write_table(table, f))
+    if redone is not None:
+        redone.extend(m["stem"] for m in todo)
     return {"processed": len(todo), "kept": len(members) - len(todo)}
 
 

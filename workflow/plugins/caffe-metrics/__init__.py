@@ -20,7 +20,7 @@ Two ``EvaluationMetric`` operators for ``evaluate_segmentations``::
   classes present in prediction or label), and the mean over images.
 
 These are the fields and figures the workflow's ingest gives each zone model's
-run ``eval_key=<model>`` (caffe_workflow.stages.ingest_models). Kind of
+run ``eval_key=<model>`` (caffe_workflow.ingest.models). Kind of
 prediction: a zone model when ``gt_field`` is not the front field, a front
 model (0/255, skeletonized first) when it is, e.g. ``gt_field="front"``;
 ``custom_metrics={"@caffe/metrics/mde": {"kind": ..., "front_field": ...}}``
@@ -34,6 +34,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import weakref
 from pathlib import Path
 
 import fiftyone.operators as foo
@@ -41,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from caffe_workflow.caffe import evaluation as ev
+from caffe_workflow.caffe.bounding_box import Corners, read_corners
 from caffe_workflow.caffe.labels import FRONT
 from caffe_workflow.caffe.layout import image_paths
 
@@ -50,6 +52,9 @@ MDE_URI = "@caffe/metrics/mde"
 IOU_URI = "@caffe/metrics/zone_iou"
 FRONT_FIELD = "front"
 WORKERS = min(4, os.cpu_count() or 1)
+# results object -> its scores, so that both metrics of one evaluation share
+# one pass over the images (and the cache goes with the results object).
+_SCORES = weakref.WeakKeyDictionary()
 
 
 def mde_field(eval_key: str) -> str:
@@ -72,12 +77,12 @@ def _mask(segmentation) -> np.ndarray | None:
     return segmentation.mask
 
 
-def _box_corners(filepath: str, stem: str) -> list[tuple[int, int]]:
+def _box_corners(filepath: str, stem: str) -> Corners:
     """The corners of the image's bounding box, from the CaFFe tree the image
     is in: <data_dir>/sar_images/<split>/<stem>.png."""
     image = Path(filepath)
     box = image_paths(image.parents[2], image.parent.name, stem)["bbox"]
-    return ev.read_box_corners(box.read_text())
+    return read_corners(box)
 
 
 def score_sample(job: dict, kind: str, front: bool, zones: bool) -> dict:
@@ -130,12 +135,11 @@ def _requested(results) -> set[str]:
 
 def scores(samples, results, kind: str, front_field: str) -> dict:
     """{sample id: score_sample(...)} over the evaluated samples, computed once
-    per evaluation for both metrics (kept on the results object, whose
-    underscore attributes FiftyOne does not save)."""
+    per evaluation for both metrics."""
     pred_field, gt_field = results.config.pred_field, results.config.gt_field
     if samples.media_type != "image":
         raise ValueError(f"CaFFe metrics need an image collection, not {samples.media_type}")
-    cache = results.__dict__.setdefault("_caffe_scores", {})
+    cache = _SCORES.setdefault(results, {})
     key = (pred_field, gt_field, front_field, kind)
     if key in cache:
         return cache[key]
@@ -172,7 +176,8 @@ def _write(samples, field: str, values: dict, description: str) -> None:
     """One float per evaluated sample (None where it has no value)."""
     import fiftyone as fo
 
-    dataset = samples._dataset
+    # A view's dataset, by public means: a Dataset is its own, a view names it.
+    dataset = samples if isinstance(samples, fo.Dataset) else fo.load_dataset(samples.dataset_name)
     if not dataset.has_sample_field(field):
         dataset.add_sample_field(field, fo.FloatField, description=description)
     samples.set_values(field, values, key_field="id")

@@ -37,6 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from caffe_workflow.fiftyone_internals import save_segmentation_run
+from caffe_workflow.ingest.fields import declare_fields, polylines
+from caffe_workflow.ingest.views import save_changed_views
+
 MANAGED_KEY = "caffe_models"
 CLASSES = ("NA", "rock", "glacier", "ocean")
 VALUES = (0, 64, 127, 254)
@@ -70,7 +74,8 @@ def load_evaluations(evaluations: dict) -> dict:
 
     models = {}
     for model, spec in sorted(evaluations.items()):
-        per_image = Path(spec["per_image"])
+        # Absolute: the dataset records the paths for the command line's ingest.
+        per_image = Path(spec["per_image"]).resolve()
         rows = {}
         for e in pq.ParquetFile(per_image).read().to_pylist():
             for key in _VOLATILE:
@@ -80,10 +85,33 @@ def load_evaluations(evaluations: dict) -> dict:
         models[model] = {
             "kind": spec["kind"],
             "per_image": str(per_image),
-            "metrics": str(spec.get("metrics") or per_image.with_name("metrics.json")),
+            "metrics": str(
+                Path(spec.get("metrics") or per_image.parent / "metrics.json").resolve()
+            ),
             "rows": rows,
         }
     return models
+
+
+class RecordError(ValueError):
+    """The dataset's record of its scored models cannot be followed."""
+
+
+def recorded_evaluations(dataset_name: str, info: dict) -> dict:
+    """{model: {"kind", "per_image", "metrics"}} as the dataset's last ingest
+    recorded them; RecordError (one line) when a results file is gone."""
+    out = {}
+    for model, record in sorted(info.get(MANAGED_KEY, {}).items()):
+        paths = [record.get("per_image"), record.get("metrics")]
+        missing = [p for p in paths if not p or not Path(p).is_file()]
+        if missing:
+            where = missing[0] or "not recorded"
+            raise RecordError(
+                f"dataset {dataset_name}: the results of its scored model {model!r} "
+                f"({where}) are not there; run snakemake to update this dataset"
+            )
+        out[model] = {"kind": record["kind"], "per_image": paths[0], "metrics": paths[1]}
+    return out
 
 
 def attach_evaluations(rows: list[dict], models: dict) -> None:
@@ -120,22 +148,22 @@ def _fields(model: str, kind: str) -> dict:
 
 
 def _fo_confusion_figures(confusion) -> tuple:
-    """FiftyOne's per-sample accuracy, precision, recall of a 4x4 confusion
-    (as evaluate_segmentations computes them: NA is its background)."""
-    # Private, and the only one of FiftyOne's functions that turns a confusion
-    # matrix into its per-sample figures; the public path would read every
-    # mask again (evaluate_segmentations). Checked against FiftyOne 1.22.1.
-    from fiftyone.utils.eval.segmentation import _compute_accuracy_precision_recall
+    """FiftyOne's per-sample accuracy, precision, recall of a 4x4 confusion,
+    as evaluate_segmentations computes them (NA, value 0, is its background):
+    its results object made from the sample's confusion matrix."""
+    from fiftyone.utils.eval.segmentation import SegmentationResults
 
-    return _compute_accuracy_precision_recall(
-        np.asarray(confusion, dtype=int).reshape(4, 4), VALUES, "micro"
+    matrix = np.asarray(confusion, dtype=int).reshape(4, 4)
+    metrics = SegmentationResults(None, None, None, matrix, list(VALUES), missing=0).metrics(
+        average="micro"
     )
+    if metrics["support"] == 0:
+        return None, None, None
+    return metrics["accuracy"], metrics["precision"], metrics["recall"]
 
 
 def model_values(fo, row: dict, models: dict) -> dict:
     """The model fields of one sample (None where it has no prediction)."""
-    from caffe_workflow.stages.ingest import polylines  # (ingest imports this module)
-
     out = {}
     evaluations = row.get("evaluation") or {}
     for model, spec in models.items():
@@ -192,8 +220,6 @@ def declare_model_fields(fo, dataset, models: dict) -> set[str]:
     rows did not change: a field the ingest wrote is gone (deleting or
     renaming a run, in the App too, takes its fields with it).
     """
-    from caffe_workflow.stages.ingest import _field_type
-
     managed = dict(dataset.info.get(MANAGED_KEY, {}))
     if managed or models:
         find_plugin(fo)
@@ -207,13 +233,7 @@ def declare_model_fields(fo, dataset, models: dict) -> set[str]:
         if model in models and any(f not in schema for f in record.get("fields", []))
     }
     for model, spec in models.items():
-        for name, (kind, description) in _fields(model, spec["kind"]).items():
-            if name in schema:
-                continue
-            ftype, doc_type, subfield = _field_type(fo, kind)
-            dataset.add_sample_field(
-                name, ftype, embedded_doc_type=doc_type, subfield=subfield, description=description
-            )
+        declare_fields(fo, dataset, _fields(model, spec["kind"]))
     return stale
 
 
@@ -241,8 +261,6 @@ def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
     """The evaluation run ``eval_key=model`` on the test split, from the
     stage's confusion counts and metrics.json (the benchmark scores the test
     split, and so does metrics.json)."""
-    from fiftyone.utils.eval.segmentation import SegmentationResults, SimpleEvaluationConfig
-
     confusion = np.zeros((4, 4), dtype=int)
     for e in rows:
         if e["valid"] and e["split"] == "test" and e.get("zone_confusion"):
@@ -252,19 +270,12 @@ def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
         IOU_URI: (metrics.get("zones") or {}).get("iou", {}).get("mean"),
     }
     # As compute_custom_metrics stores them: a metric without a value is left out.
-    custom = {uri: CUSTOM[uri] | {"value": v} for uri, v in values.items() if v is not None}
-    # The config lists the metrics, so that the run's fields include the
-    # plugin's (cleanup, rename, sidebar group) as for evaluate_segmentations.
-    config = SimpleEvaluationConfig(f"{model}_zones", "zones", custom_metrics=list(CUSTOM))
-    method = config.build()
-    test = dataset.match_tags("test")
-    method.register_run(test, model, overwrite=True, cleanup=False)
-    results = SegmentationResults(
-        test, config, model, confusion, list(CLASSES), missing="NA", custom_metrics=custom,
-        backend=method,
-    )  # fmt: skip
-    method.save_run_results(test, model, results, overwrite=True)
-    method.add_fields_to_sidebar_group(dataset, model, omit_fields=(f"{model}_zones", "zones"))
+    custom = {
+        uri: CUSTOM[uri] | ({"value": v} if v is not None else {}) for uri, v in values.items()
+    }
+    save_segmentation_run(
+        dataset.match_tags("test"), model, f"{model}_zones", "zones", confusion, CLASSES, custom
+    )
 
 
 def find_plugin(fo) -> None:
@@ -293,8 +304,6 @@ def refresh_models(fo, dataset, models: dict) -> None:
     the run is registered again only when the model's results changed."""
     import pyarrow.parquet as pq
 
-    from caffe_workflow.stages.ingest import save_changed_views  # (ingest imports us)
-
     info = dataset.info
     managed = dict(info.get(MANAGED_KEY, {}))
     figures = dict(info.get("evaluations", {}))
@@ -306,7 +315,11 @@ def refresh_models(fo, dataset, models: dict) -> None:
         save_changed_views(dataset, views)
         fields = sorted(_fields(model, spec["kind"]))
         run_ok = spec["kind"] != "zones" or dataset.has_evaluation(model)
+        paths = {"per_image": spec["per_image"], "metrics": spec["metrics"]}
         if record.get("digest") == digest and run_ok and record.get("fields") == fields:
+            if {k: record.get(k) for k in paths} != paths:
+                managed[model] = record | paths
+                changed = True
             continue
         metrics = json.loads(Path(spec["metrics"]).read_text())
         if spec["kind"] == "zones":
@@ -318,7 +331,7 @@ def refresh_models(fo, dataset, models: dict) -> None:
             "fields": fields,
             "views": sorted(views),
             "eval_key": model if spec["kind"] == "zones" else None,
-        }
+        } | paths
         figures[model] = _info_figures(metrics)
         changed = True
     if changed or (MANAGED_KEY not in info and models):

@@ -15,10 +15,9 @@ the per-image step) and, with the config key ``embeddings_model``, for the
   joins it when its vector is written and a deleted one leaves with its
   document. It is made once and never recomputed.
 
-PCA rather than UMAP: at 681 images a PCA fit takes ~0.1 s and is
-deterministic, while umap-learn would add numba and llvmlite (~190 MB), ~5 s
-to import and ~17 s for its first fit (JIT compilation) to every ingest that
-refits (measured here).
+PCA rather than UMAP: a PCA fit is quick and deterministic, while umap-learn
+would add numba and llvmlite to the environment, and their import and first
+fit (JIT compilation) to every ingest that refits.
 
 Runs the ingest made are listed in ``dataset.info["_caffe_brain_runs"]``; a
 run of the same name that is not listed is the user's and is left alone, as
@@ -45,6 +44,11 @@ STALE_KEY = "_caffe_brain_stale"
 ZOO_KEY = "_caffe_zoo_model"
 REFIT_SHARE = 0.2  # the share beyond which fiftyone-brain itself warns (UMAP)
 SEED = 0  # the randomized PCA solver: the same vectors give the same points
+
+
+def recorded_zoo_model(info: dict) -> str | None:
+    """The zoo model whose embeddings the dataset's last ingest computed."""
+    return info.get(ZOO_KEY)
 
 
 def keys(field: str) -> tuple[str, str]:
