@@ -25,8 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
-            "munged": "munge"}  # fmt: skip
+PACKAGES = {
+    "slurmctld": "slurmctld",
+    "slurmd": "slurmd",
+    "sbatch": "slurm-client",
+    "munged": "munge",
+}
 ETC_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# caffe-test-slurm-cluster"
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,8 +56,9 @@ def ensure_slurm_installed() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # Wait for a concurrent apt/dpkg instead of failing on its lock.
     lock = ["-o", "DPkg::Lock::Timeout=600"]
-    subprocess.run(["apt-get", *lock, "update", "-q"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        ["apt-get", *lock, "update", "-q"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
     # policy-rc.d keeps the packages' post-install scripts from starting the
     # system munged/slurmd (there is none in a container, but be safe anyway).
     policy = Path("/usr/sbin/policy-rc.d")
@@ -64,8 +69,10 @@ def ensure_slurm_installed() -> None:
     try:
         subprocess.run(
             ["apt-get", *lock, "install", "-y", "-q", "--no-install-recommends", *missing],
-            env=env, check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     finally:
         if own_policy:
             policy.unlink()
@@ -124,8 +131,9 @@ class SlurmCluster:
     def __init__(self, min_job_age: int = 600, start_timeout: float = 90):
         self.min_job_age = min_job_age
         self.start_timeout = start_timeout
-        self.host = subprocess.run(["hostname", "-s"], capture_output=True,
-                                   text=True, check=True).stdout.strip()  # fmt: skip
+        self.host = subprocess.run(
+            ["hostname", "-s"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         self.cpus = os.cpu_count() or 1
         # Below the machine's memory, else slurmd drains the node (and leave
         # some for the submit host's own Snakemake and mongod).
@@ -168,8 +176,7 @@ class SlurmCluster:
         self.conf.write_text(self._slurm_conf())
         self._install_etc_conf()
         self._spawn("slurmctld", [_which("slurmctld"), "-D", "-f", str(self.conf)])
-        self._wait(lambda: self._run(["scontrol", "ping"]).returncode == 0,
-                   "slurmctld to answer")  # fmt: skip
+        self._wait(lambda: self._run(["scontrol", "ping"]).returncode == 0, "slurmctld to answer")
         self._spawn("slurmd", [_which("slurmd"), "-D", "-f", str(self.conf)])
         self._wait(self._node_idle, "the node to become idle")
 
@@ -199,12 +206,22 @@ class SlurmCluster:
     def jobs(self, active_only: bool = False) -> list[dict[str, str]]:
         """Jobs the controller knows, finished ones included (for MinJobAge s)."""
         fields = ("id", "name", "state", "comment")
-        out = self._run(["squeue", "--noheader", "--states=all",
-                         "--format=%i|%j|%T|%k"], check=True).stdout  # fmt: skip
+        out = self._run(
+            ["squeue", "--noheader", "--states=all", "--format=%i|%j|%T|%k"], check=True
+        ).stdout
         rows = [dict(zip(fields, line.split("|", 3))) for line in out.splitlines()]
         if active_only:
-            done = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
-                    "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}  # fmt: skip
+            done = {
+                "COMPLETED",
+                "FAILED",
+                "CANCELLED",
+                "TIMEOUT",
+                "OUT_OF_MEMORY",
+                "NODE_FAIL",
+                "PREEMPTED",
+                "BOOT_FAIL",
+                "DEADLINE",
+            }
             rows = [r for r in rows if r["state"] not in done]
         return rows
 
@@ -277,12 +294,19 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         m = self.dir / "munge"
-        self._spawn("munged", [
-            _which("munged"), "--foreground", "--force",
-            f"--socket={self.munge_socket}", f"--key-file={key}",
-            f"--pid-file={m}/munged.pid", f"--log-file={self.dir}/log/munged.log",
-            f"--seed-file={m}/munged.seed",
-        ])  # fmt: skip
+        self._spawn(
+            "munged",
+            [
+                _which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={m}/munged.pid",
+                f"--log-file={self.dir}/log/munged.log",
+                f"--seed-file={m}/munged.seed",
+            ],
+        )
         self._wait(self.munge_socket.exists, "munged's socket")
 
     def _install_etc_conf(self) -> None:
@@ -323,14 +347,19 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
     def _spawn(self, name: str, argv: list[str]) -> None:
         out = open(self.dir / "log" / f"{name}.out", "wb")
         self.procs[name] = subprocess.Popen(
-            argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            argv,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         out.close()
 
     def _run(self, argv: list[str], check: bool = False, timeout: float = 30):
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True,
-                              check=check, timeout=timeout)  # fmt: skip
+        return subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, check=check, timeout=timeout
+        )
 
     def _node_idle(self) -> bool:
         out = self._run(["sinfo", "--noheader", "--Node", "--format=%t"]).stdout
@@ -345,9 +374,11 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
                         f"{name} exited ({proc.returncode}) while waiting for {what}:\n"
                         + (self.dir / "log" / f"{name}.out").read_text(errors="replace")[-3000:]
                         + self.log(name)[-3000:]
-                    )  # fmt: skip
+                    )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}:\n"
-                                   + self.log("slurmctld")[-2000:]
-                                   + self.log("slurmd")[-2000:])  # fmt: skip
+                raise RuntimeError(
+                    f"timed out waiting for {what}:\n"
+                    + self.log("slurmctld")[-2000:]
+                    + self.log("slurmd")[-2000:]
+                )
             time.sleep(0.5)

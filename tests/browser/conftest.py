@@ -27,9 +27,15 @@ from caffe_dev.sample_data import DEMO_MODEL, generate, write_shifted_prediction
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Screenshots and timings land here (gitignored), kept after the run for CI.
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 DATASET = "caffe-browser-test"
@@ -67,18 +73,28 @@ def chromium() -> str:
     return _ensure_chromium()
 
 
-def _build(root: Path, name: str, count: int, seed: int, size: str = "small",
-           model: str | None = None) -> dict:  # fmt: skip
+def _build(
+    root: Path, name: str, count: int, seed: int, size: str = "small", model: str | None = None
+) -> dict:
     """Generated CaFFe data (and `model`'s predictions: the synthetic demo
     model's) -> real Snakemake run -> FiftyOne dataset `name`."""
     data_dir, workdir = root / "data_raw", root / "work"
     stems = generate(data_dir, count=count, seed=seed, size=size)
     env = dict(os.environ)  # holds the private-DB variables (tests/conftest.py)
     cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={name}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--config",
+        f"data_dir={data_dir}",
+        f"dataset_name={name}",
+    ]
     if model:
         write_shifted_predictions(data_dir, root / "predictions" / model)
         config = root / "models.yaml"
@@ -140,10 +156,19 @@ def _serve_app(env: dict, log_dir: Path):
     log_path = log_dir / "server.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "fiftyone.server.main", "--port", str(port),
-             "--address", "127.0.0.1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "fiftyone.server.main",
+                "--port",
+                str(port),
+                "--address",
+                "127.0.0.1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_TIMEOUT

@@ -170,10 +170,13 @@ def test_grid_thumbnails_and_sample_with_front(browser, app_url, built_dataset, 
         "samples": images,
         "grid_all_tiles_drawn_wall_s": round(grid_wall_s, 2),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in perf.items()},
-        "overlay_pixels": {"grid_tiles_min_front": min(t["front"] for t in tiles),
-                           "sample": with_front, "sample_front_off": without_front,
-                           "sample_zones_on": with_zones},
-    }  # fmt: skip
+        "overlay_pixels": {
+            "grid_tiles_min_front": min(t["front"] for t in tiles),
+            "sample": with_front,
+            "sample_front_off": without_front,
+            "sample_zones_on": with_zones,
+        },
+    }
     (artifacts / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print("browser timings:", json.dumps(timings))
     assert grid_png and sample_png and zones_png

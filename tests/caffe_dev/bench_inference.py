@@ -232,12 +232,35 @@ def run_benchmark(
             "pixels_differing_from_batched": {},
         }
         for method in methods:
-            cmd = [sys.executable, "-m", "caffe_dev.bench_inference", "--worker", method,
-                   "--model", model, "--out", str(folder), "--height", str(height),
-                   "--width", str(width), "--kind", kind, "--threads", str(threads),
-                   "--batch-size", str(batch_size), "--seed", str(seed),
-                   "--repeat", str(repeat), "--patch-size", str(patch_size),
-                   "--overlap", str(overlap)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "caffe_dev.bench_inference",
+                "--worker",
+                method,
+                "--model",
+                model,
+                "--out",
+                str(folder),
+                "--height",
+                str(height),
+                "--width",
+                str(width),
+                "--kind",
+                kind,
+                "--threads",
+                str(threads),
+                "--batch-size",
+                str(batch_size),
+                "--seed",
+                str(seed),
+                "--repeat",
+                str(repeat),
+                "--patch-size",
+                str(patch_size),
+                "--overlap",
+                str(overlap),
+            ]
             code, peak, tail = _measured(cmd)
             if code != 0:
                 raise RuntimeError(f"benchmark method {method} failed (exit {code}): {tail}")

@@ -73,13 +73,19 @@ TARGETS = [
     ("FiftyOne sample documents size", "build", "docs_bytes", "baseline", 1 / 4),
 ]
 WORKFLOW_PHASES = ("build", "noop", "add_one", "replace_one")
-STEP_COLUMNS = ("start+dag", "process", "catalog", "ingest", "plots", "evaluate",
-                "evaluate_merge")  # fmt: skip
+STEP_COLUMNS = ("start+dag", "process", "catalog", "ingest", "plots", "evaluate", "evaluate_merge")
 # The evaluation phase's two synthetic models: name -> kind.
 MODELS = {"shifted_zones": "zones", "shifted_line": "front"}
 EVAL_PHASES = ("evaluate", "evaluate_change_one")
-PEAK_COLUMNS = ("snakemake", "script:process", "script:catalog", "script:ingest", "script:evaluate",
-                "script:plots", "mongod")  # fmt: skip
+PEAK_COLUMNS = (
+    "snakemake",
+    "script:process",
+    "script:catalog",
+    "script:ingest",
+    "script:evaluate",
+    "script:plots",
+    "mongod",
+)
 
 
 @dataclass
@@ -105,8 +111,19 @@ class Phase:
 
 
 # What run_measured fills in.
-MEASURED = ("command", "wall_s", "cpu_s", "main_cpu_s", "peak_rss", "peak_rss_process", "peaks",
-            "mongod_cpu_s", "mongod_rss", "load_before", "load_after")  # fmt: skip
+MEASURED = (
+    "command",
+    "wall_s",
+    "cpu_s",
+    "main_cpu_s",
+    "peak_rss",
+    "peak_rss_process",
+    "peaks",
+    "mongod_cpu_s",
+    "mongod_rss",
+    "load_before",
+    "load_after",
+)
 NOOP_RUNS = 3
 
 
@@ -570,9 +587,11 @@ class Bench:
             env = child_env(None, root)
             for key in ("FIFTYONE_DATABASE_URI", "FIFTYONE_DATABASE_NAME"):
                 env.pop(key, None)
-            env.update(FIFTYONE_DATABASE_DIR=str(root / "fiftyone-db"),
-                       FIFTYONE_DO_NOT_TRACK="true",
-                       FIFTYONE_CONFIG_PATH=str(root / "fiftyone-config.json"))  # fmt: skip
+            env.update(
+                FIFTYONE_DATABASE_DIR=str(root / "fiftyone-db"),
+                FIFTYONE_DO_NOT_TRACK="true",
+                FIFTYONE_CONFIG_PATH=str(root / "fiftyone-config.json"),
+            )
             root.mkdir(parents=True)
             (root / "fiftyone-config.json").write_text("{}")
             return {"workdir": root / "work", "data_dir": data_dir, "mongod": None, "env": env}
@@ -732,9 +751,19 @@ class Bench:
 
     def run_official(self, phase: Phase, model: str, kind: str, folder: Path, data_dir: Path):
         out = self.work / f"official-{model}.json"
-        cmd = [sys.executable, "-m", "caffe_dev.official_evaluation", "--kind", kind,
-               "--predictions", str(folder), "--data-raw", str(data_dir),
-               "--out", str(out)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "caffe_dev.official_evaluation",
+            "--kind",
+            kind,
+            "--predictions",
+            str(folder),
+            "--data-raw",
+            str(data_dir),
+            "--out",
+            str(out),
+        ]
         run_measured(phase, cmd, child_env(None, self.work), self.logs / f"{phase.name}.log")
         summary = json.loads(out.read_text())
         phase.images = summary["images_evaluated"]
@@ -841,15 +870,34 @@ class Bench:
         worst = max(evals, key=lambda p: p.peak_rss or 0) if evals else None
         add = ph.get("add_one")
         out = [
-            _verdict("model evaluation wall time (both models)", "evaluate", "wall_s",
-                     ev.wall_s if ev else None, ref_wall, 0.2, "official approach"),
-            _verdict("rerun after one changed prediction", "evaluate_change_one", "wall_s",
-                     change.wall_s if change else None, add.wall_s if add else None, 1.2,
-                     "add_one"),
-            _verdict("peak memory of the evaluation", worst.name if worst else "evaluate",
-                     "peak_rss", worst.peak_rss if worst else None, data_peak, 1.0,
-                     "data workflow's peak"),
-        ]  # fmt: skip
+            _verdict(
+                "model evaluation wall time (both models)",
+                "evaluate",
+                "wall_s",
+                ev.wall_s if ev else None,
+                ref_wall,
+                0.2,
+                "official approach",
+            ),
+            _verdict(
+                "rerun after one changed prediction",
+                "evaluate_change_one",
+                "wall_s",
+                change.wall_s if change else None,
+                add.wall_s if add else None,
+                1.2,
+                "add_one",
+            ),
+            _verdict(
+                "peak memory of the evaluation",
+                worst.name if worst else "evaluate",
+                "peak_rss",
+                worst.peak_rss if worst else None,
+                data_peak,
+                1.0,
+                "data workflow's peak",
+            ),
+        ]
         for model, kind in MODELS.items():
             got = (ev.extra.get("models") or {}).get(model) if ev else None
             theirs = got["official"] if got else None
@@ -936,17 +984,25 @@ class Bench:
             measured = f"{_ratio(t['ratio'])} ({t['detail']})".strip()
             lines.append(f"| {t['figure']} | {limit} | {measured} | {t['result']} |")
         lines += self.evaluation_lines()
-        lines += ["", "## Seconds per step (from Snakemake's log, whole seconds)", "",
-                  "| phase | " + " | ".join(STEP_COLUMNS) + " |",
-                  "|---|" + "---|" * len(STEP_COLUMNS)]  # fmt: skip
+        lines += [
+            "",
+            "## Seconds per step (from Snakemake's log, whole seconds)",
+            "",
+            "| phase | " + " | ".join(STEP_COLUMNS) + " |",
+            "|---|" + "---|" * len(STEP_COLUMNS),
+        ]
         for name, p in self.phases.items():
             steps = p.extra.get("steps_s") if p.ok else None
             if steps:
                 cells = [f"{steps[c]:.0f}" if c in steps else "" for c in STEP_COLUMNS]
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "## Peak memory per process (MB)", "",
-                  "| phase | " + " | ".join(PEAK_COLUMNS) + " |",
-                  "|---|" + "---|" * len(PEAK_COLUMNS)]  # fmt: skip
+        lines += [
+            "",
+            "## Peak memory per process (MB)",
+            "",
+            "| phase | " + " | ".join(PEAK_COLUMNS) + " |",
+            "|---|" + "---|" * len(PEAK_COLUMNS),
+        ]
         for name, p in self.phases.items():
             if p.ok:
                 cells = [_mb(p.peaks[c]) if c in p.peaks else "" for c in PEAK_COLUMNS]
@@ -962,11 +1018,15 @@ class Bench:
         ev = self.phases.get("evaluate")
         if not (ev and ev.ok):
             return []
-        lines = ["", "## Model evaluation: the workflow against the official approach", "",
-                 "| model | kind | MDE m (ours) | MDE m (official) | images (ours/official) |"
-                 " without front | zone IoU (ours/official) | images evaluated by the"
-                 " change-one rerun |",
-                 "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines = [
+            "",
+            "## Model evaluation: the workflow against the official approach",
+            "",
+            "| model | kind | MDE m (ours) | MDE m (official) | images (ours/official) |"
+            " without front | zone IoU (ours/official) | images evaluated by the"
+            " change-one rerun |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         change = self.phases.get("evaluate_change_one")
         for model, got in ev.extra["models"].items():
             o, t = got["ours"], got["official"] or {}

@@ -172,13 +172,17 @@ class Mongod:
     def _launch_and_wait(self) -> None:
         cmd = [
             str(self.binary),
-            "--dbpath", str(self.dbpath),
-            "--bind_ip", "127.0.0.1",
-            "--port", str(self.port),
+            "--dbpath",
+            str(self.dbpath),
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
             "--nounixsocket",
-            "--logpath", str(self.log_path),
+            "--logpath",
+            str(self.log_path),
             "--logappend",
-        ]  # fmt: skip
+        ]
         if self.auth:
             cmd.append("--auth")
         # Where this launch's lines start in the (appended) log.

@@ -602,8 +602,9 @@ def write_line_predictions(
 DEMO_DATASET = "caffe-sample"
 
 
-def demo_dataset(data_dir, record, explicit: str | None = None, base: str = DEMO_DATASET,
-                 say=print) -> str:  # fmt: skip
+def demo_dataset(
+    data_dir, record, explicit: str | None = None, base: str = DEMO_DATASET, say=print
+) -> str:
     """The FiftyOne dataset `make demo` builds from `data_dir`, kept in `record`.
 
     `explicit` (make demo DATASET=NAME) is taken as given. Otherwise the name
@@ -648,8 +649,9 @@ def _free_demo_name(data_dir, base: str, say) -> str | None:
             ds = fo.load_dataset(name)
             paths = [] if ds.info.get("data_dir") else ds.distinct("filepath")
             try:
-                check_owner(name, ds.info, [str(canonical_path(p)) for p in paths], folder,
-                            take_over=False)  # fmt: skip
+                check_owner(
+                    name, ds.info, [str(canonical_path(p)) for p in paths], folder, take_over=False
+                )
                 break
             except OwnershipError:
                 taken.append(f"{name} ({ds.info.get('data_dir', 'other images')})")
@@ -657,8 +659,11 @@ def _free_demo_name(data_dir, base: str, say) -> str | None:
         say(f"sample_data: demo dataset name not checked ({str(err).splitlines()[0]})")
         return None
     if taken:
-        belong = "belongs to another folder's demo" if len(taken) == 1 else \
-            "belong to other folders' demos"  # fmt: skip
+        belong = (
+            "belongs to another folder's demo"
+            if len(taken) == 1
+            else "belong to other folders' demos"
+        )
         say(f"sample_data: the demo dataset is {name}: {', '.join(taken)} {belong}")
     return name
 

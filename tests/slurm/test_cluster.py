@@ -11,8 +11,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 def run(cluster, *argv, **kw):
-    done = subprocess.run(argv, env=cluster.env, capture_output=True, text=True,
-                          timeout=120, **kw)  # fmt: skip
+    done = subprocess.run(argv, env=cluster.env, capture_output=True, text=True, timeout=120, **kw)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -28,9 +27,17 @@ def wait_finished(cluster, job_id: int, timeout: float = 60) -> str:
 
 
 def test_sbatch_wrap_runs_a_batch_job(slurm_cluster, tmp_path):
-    out = run(slurm_cluster, "sbatch", "--parsable", "--chdir", str(tmp_path),
-              "--output", "job.log", "--wrap",
-              'echo "job=$SLURM_JOB_ID node=$SLURMD_NODENAME" > result.txt')  # fmt: skip
+    out = run(
+        slurm_cluster,
+        "sbatch",
+        "--parsable",
+        "--chdir",
+        str(tmp_path),
+        "--output",
+        "job.log",
+        "--wrap",
+        'echo "job=$SLURM_JOB_ID node=$SLURMD_NODENAME" > result.txt',
+    )
     job_id = int(out.strip())
     assert wait_finished(slurm_cluster, job_id) == "COMPLETED"
     result = (tmp_path / "result.txt").read_text().strip()
@@ -42,8 +49,16 @@ def test_sbatch_wrap_runs_a_batch_job(slurm_cluster, tmp_path):
 
 def test_srun_runs_a_command_as_a_job(slurm_cluster):
     before = set(slurm_cluster.submitted_job_ids())
-    out = run(slurm_cluster, "srun", "--ntasks=1", "--cpus-per-task=1", "--mem=100",
-              "sh", "-c", 'echo "$SLURM_JOB_ID $SLURM_CPUS_PER_TASK"')  # fmt: skip
+    out = run(
+        slurm_cluster,
+        "srun",
+        "--ntasks=1",
+        "--cpus-per-task=1",
+        "--mem=100",
+        "sh",
+        "-c",
+        'echo "$SLURM_JOB_ID $SLURM_CPUS_PER_TASK"',
+    )
     job_id, cpus = map(int, out.split())
     assert cpus == 1
     assert set(slurm_cluster.submitted_job_ids()) - before == {job_id}
@@ -54,9 +69,18 @@ def test_nested_srun_finds_the_cluster_without_slurm_conf(slurm_cluster, tmp_pat
     # Like the Snakemake jobstep plugin: srun inside a batch job, SLURM_CONF unset,
     # so Slurm reads /etc/slurm/slurm.conf (which the cluster must have written).
     assert ETC_CONF.read_text() == slurm_cluster.conf.read_text()
-    out = run(slurm_cluster, "sbatch", "--parsable", "--chdir", str(tmp_path),
-              "--output", "job.log", "--cpus-per-task=2", "--wrap",
-              "env -u SLURM_CONF srun -n1 --cpus-per-task=2 echo nested-$SLURM_JOB_ID")  # fmt: skip
+    out = run(
+        slurm_cluster,
+        "sbatch",
+        "--parsable",
+        "--chdir",
+        str(tmp_path),
+        "--output",
+        "job.log",
+        "--cpus-per-task=2",
+        "--wrap",
+        "env -u SLURM_CONF srun -n1 --cpus-per-task=2 echo nested-$SLURM_JOB_ID",
+    )
     job_id = int(out.strip())
     state = wait_finished(slurm_cluster, job_id)
     log = (tmp_path / "job.log").read_text()
@@ -66,8 +90,14 @@ def test_nested_srun_finds_the_cluster_without_slurm_conf(slurm_cluster, tmp_pat
 
 def test_jobs_exceeding_the_node_stay_pending(slurm_cluster):
     # The node has the real CPU count: a request for more can never start.
-    out = run(slurm_cluster, "sbatch", "--parsable", "--wrap", "true",
-              f"--cpus-per-task={slurm_cluster.cpus + 1}")  # fmt: skip
+    out = run(
+        slurm_cluster,
+        "sbatch",
+        "--parsable",
+        "--wrap",
+        "true",
+        f"--cpus-per-task={slurm_cluster.cpus + 1}",
+    )
     job_id = int(out.strip())
     time.sleep(2)
     job = slurm_cluster.show_job(job_id)

@@ -49,23 +49,35 @@ TIMEOUT = 900  # s per Snakemake run; generous, the test machine is shared
 
 def snakemake_cmd(workdir: Path, data_dir: Path, dataset: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--config", f"data_dir={data_dir}", f"dataset_name={dataset}", f"batch_mb={BATCH_MB}",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--config",
+        f"data_dir={data_dir}",
+        f"dataset_name={dataset}",
+        f"batch_mb={BATCH_MB}",
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 def slurm_cmd(workdir: Path, data_dir: Path) -> list[str]:
     return snakemake_cmd(
-        workdir, data_dir, SLURM_DATASET,
-        "--workflow-profile", str(PROFILE),
-        "--slurm-init-seconds-before-status-checks", "2",
+        workdir,
+        data_dir,
+        SLURM_DATASET,
+        "--workflow-profile",
+        str(PROFILE),
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         # The test node has 2 CPUs; the profile's 4 would stay PENDING.
-        "--set-threads", f"process={THREADS}",
+        "--set-threads",
+        f"process={THREADS}",
         "--slurm-keep-successful-logs",
-    )  # fmt: skip
+    )
 
 
 def elapsed(log: str) -> float:
@@ -94,8 +106,9 @@ def slurm_jobs(cluster, since: set[int]) -> dict[int, str]:
     the batch script Slurm stored), for the jobs submitted after `since`."""
     jobs = {}
     for job_id in set(cluster.submitted_job_ids()) - since:
-        script = cluster._run(["scontrol", "write", "batch_script", str(job_id), "-"],
-                              check=True).stdout  # fmt: skip
+        script = cluster._run(
+            ["scontrol", "write", "batch_script", str(job_id), "-"], check=True
+        ).stdout
         (line,) = [x for x in script.splitlines() if " -m snakemake " in x]
         argv = shlex.split(line)
         targets = argv[argv.index("--target-jobs") + 1 :]
@@ -189,9 +202,14 @@ def test_workflow_through_slurm_equals_local_run(slurm_cluster, fiftyone_env, tm
     # The local reference run, side by side with the Slurm run (which mostly
     # waits for Slurm): it saves a run's worth of wall time.
     local_cmd = snakemake_cmd(local, data_dir, LOCAL_DATASET, "--cores", "2")
-    local_run = subprocess.Popen(local_cmd, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True,
-                                 start_new_session=True)  # fmt: skip
+    local_run = subprocess.Popen(
+        local_cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         before = set(cluster.submitted_job_ids())
         slurm_started = time.monotonic()
@@ -250,7 +268,9 @@ def test_workflow_through_slurm_equals_local_run(slurm_cluster, fiftyone_env, tm
 
     dataset = fo.load_dataset(SLURM_DATASET)
     assert sorted(dataset.distinct("stem")) == sorted(stems + added)
-    print(f"\nSlurm test, {FIRST} images in {len(manifest_batches(remote))} batches: Slurm "
-          f"run {slurm_seconds:.0f} s (local run of the same images side by side: "
-          f"{local_seconds:.0f} s); +{ADDED} images through Slurm {rerun:.0f} s; "
-          f"all {time.monotonic() - started:.0f} s")  # fmt: skip
+    print(
+        f"\nSlurm test, {FIRST} images in {len(manifest_batches(remote))} batches: Slurm "
+        f"run {slurm_seconds:.0f} s (local run of the same images side by side: "
+        f"{local_seconds:.0f} s); +{ADDED} images through Slurm {rerun:.0f} s; "
+        f"all {time.monotonic() - started:.0f} s"
+    )

@@ -60,14 +60,29 @@ def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
 def test_benchmark_on_tiny_data(tmp_path):
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "caffe_dev.benchmark",
-        "--images", str(N), "--size", "medium", "--seed", "3",
-        "--scaling", "--scaling-sizes", f"{N},12", "--scaling-size", "medium",
-        "--data-cache", str(tmp_path / "cache"), "--out", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "caffe_dev.benchmark",
+        "--images",
+        str(N),
+        "--size",
+        "medium",
+        "--seed",
+        "3",
+        "--scaling",
+        "--scaling-sizes",
+        f"{N},12",
+        "--scaling-size",
+        "medium",
+        "--data-cache",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=tmp_path)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
     stdout, stderr = finish(proc, timeout=1500)
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
 
@@ -217,10 +232,20 @@ def _baselines_under(folder: Path) -> list[str]:
 
 def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
     cmd = [
-        sys.executable, "-m", "caffe_dev.benchmark",
-        "--images", "2", "--size", "small", "--skip-floor",
-        "--data-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), *args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "caffe_dev.benchmark",
+        "--images",
+        "2",
+        "--size",
+        "small",
+        "--skip-floor",
+        "--data-cache",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "out"),
+        *args,
+    ]
     env = dict(os.environ)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -50,8 +50,11 @@ def test_a_batch_redoes_only_what_changed(data_dir, tmp_path):
     batch = [m for m in batch if m["stem"] != images[3].stem] + members(data_dir, images[5:])
     assert run_batch(batch, rows, root, 32) == {"processed": 3, "kept": 2}
     now = stamps(root)
-    assert {s for s in now if now[s] != first.get(s)} == {images[1].stem, images[2].stem,
-                                                          images[5].stem}  # fmt: skip
+    assert {s for s in now if now[s] != first.get(s)} == {
+        images[1].stem,
+        images[2].stem,
+        images[5].stem,
+    }
     table = pq.read_table(rows)
     assert sorted(table.column("stem").to_pylist()) == sorted(m["stem"] for m in batch)
     # Another thumbnail height: every member again.

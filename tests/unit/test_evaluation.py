@@ -304,12 +304,12 @@ def test_summary_breakdowns_and_glacier_crosses():
 
 
 def test_zone_metrics_3x3_by_hand():
-    label = np.array([[NA, ROCK, GLACIER],
-                      [GLACIER, GLACIER, OCEAN],
-                      [OCEAN, OCEAN, OCEAN]], np.uint8)  # fmt: skip
-    pred = np.array([[NA, GLACIER, GLACIER],
-                     [GLACIER, OCEAN, OCEAN],
-                     [OCEAN, OCEAN, ROCK]], np.uint8)  # fmt: skip
+    label = np.array(
+        [[NA, ROCK, GLACIER], [GLACIER, GLACIER, OCEAN], [OCEAN, OCEAN, OCEAN]], np.uint8
+    )
+    pred = np.array(
+        [[NA, GLACIER, GLACIER], [GLACIER, OCEAN, OCEAN], [OCEAN, OCEAN, ROCK]], np.uint8
+    )
     # NA: tp1 fp0 fn0; rock: tp0 fp1 fn1; glacier: tp2 fp1 fn1; ocean: tp3 fp1 fn1
     m = ev.zone_metrics(pred, label)
     assert m["tp"] == {"NA": 1, "rock": 0, "glacier": 2, "ocean": 3}

@@ -70,22 +70,36 @@ def _metrics(name, kind, mde, glacier_season, glacier_sensor, glacier_resolution
 
 MODELS = {
     "unet": _metrics(
-        "unet", "zones", 400.0,
-        {"COL/winter": _entry(512.25, 2), "COL/summer": _entry(301.0, 1),
-         "Mapple/winter": _entry(150.0, 2, without=1)},
-        {"COL/TSX/TDX": _entry(450.5, 2), "COL/S1": _entry(900.0, 1),
-         "Mapple/TSX/TDX": _entry(150.0, 2)},
-        {"COL/7": _entry(450.5, 2), "COL/20": _entry(900.0, 1), "Mapple/17": _entry(99.0, 1),
-         "Mapple/7": _entry(150.0, 1)},
+        "unet",
+        "zones",
+        400.0,
+        {
+            "COL/winter": _entry(512.25, 2),
+            "COL/summer": _entry(301.0, 1),
+            "Mapple/winter": _entry(150.0, 2, without=1),
+        },
+        {
+            "COL/TSX/TDX": _entry(450.5, 2),
+            "COL/S1": _entry(900.0, 1),
+            "Mapple/TSX/TDX": _entry(150.0, 2),
+        },
+        {
+            "COL/7": _entry(450.5, 2),
+            "COL/20": _entry(900.0, 1),
+            "Mapple/17": _entry(99.0, 1),
+            "Mapple/7": _entry(150.0, 1),
+        },
         iou=0.8123,
     ),
     "hed": _metrics(
-        "hed", "front", 700.0,
+        "hed",
+        "front",
+        700.0,
         {"COL/winter": _entry(812.0, 2)},
         {"COL/TSX/TDX": _entry(812.0, 2)},
         {"COL/7": _entry(812.0, 2)},
     ),
-}  # fmt: skip
+}
 
 
 def test_breakdown_tables_hold_the_numbers_in_their_cells():
@@ -128,11 +142,14 @@ def _row(glacier, day, mde, valid=True):
 def test_over_time_one_panel_per_glacier(tmp_path):
     per_image = {
         "unet": [
-            _row("COL", 3, 420.0), _row("COL", 1, 380.0), _row("COL", 9, None),
-            _row("Mapple", 2, 120.0), _row("Mapple", 5, None, valid=False),
+            _row("COL", 3, 420.0),
+            _row("COL", 1, 380.0),
+            _row("COL", 9, None),
+            _row("Mapple", 2, 120.0),
+            _row("Mapple", 5, None, valid=False),
         ],
         "hed": [_row("COL", 3, 800.0), _row("JAC", 4, 50.0)],
-    }  # fmt: skip
+    }
     path = tmp_path / "over_time.png"
     drawn = er.plot_over_time(per_image, path)
     assert drawn == {

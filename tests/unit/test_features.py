@@ -109,6 +109,13 @@ def test_an_undecodable_image_has_no_features(tmp_path):
     image_path.write_bytes(image_path.read_bytes()[:200])  # truncated
     split = image_path.parent.name
     labels = label_paths(data_dir, split, stem)
-    row = process(image_path, labels["zones"], labels["front"], labels["bbox"], split,
-                  tmp_path / "out" / split / stem, 64)  # fmt: skip
+    row = process(
+        image_path,
+        labels["zones"],
+        labels["front"],
+        labels["bbox"],
+        split,
+        tmp_path / "out" / split / stem,
+        64,
+    )
     assert not row["valid"] and row.get("features") is None

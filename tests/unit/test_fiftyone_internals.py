@@ -57,11 +57,18 @@ def test_the_stored_run_reads_back_as_evaluate_segmentations_stores_one(mongod, 
         classes = ["NA", "rock", "glacier", "ocean"]
         confusion = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]])
         custom = {
-            "@caffe/metrics/mde": {"key": "caffe_mde_m", "label": "MDE", "lower_is_better": True,
-                                   "value": 12.5},
-            "@caffe/metrics/zone_iou": {"key": "caffe_zone_iou", "label": "IoU",
-                                        "lower_is_better": False},
-        }  # fmt: skip
+            "@caffe/metrics/mde": {
+                "key": "caffe_mde_m",
+                "label": "MDE",
+                "lower_is_better": True,
+                "value": 12.5,
+            },
+            "@caffe/metrics/zone_iou": {
+                "key": "caffe_zone_iou",
+                "label": "IoU",
+                "lower_is_better": False,
+            },
+        }
         fi.save_segmentation_run(dataset, "m1", "pred", "gt", confusion, classes, custom)
 
         assert dataset.list_evaluations() == ["m1"]

@@ -77,8 +77,9 @@ def test_a_ragged_front_is_the_area_between_it_and_the_upstream_end_over_the_wid
     expected = shoelace(polygon) / 1000.0
     assert fp.front_position_m([front], ref).position_m == pytest.approx(expected)
     # a front that folds back over itself (an overhang): still area / width
-    folded = np.array([[0, 300], [600, 300], [600, 500], [400, 500], [400, 700], [1000, 700]],
-                      dtype=float)  # fmt: skip
+    folded = np.array(
+        [[0, 300], [600, 300], [600, 500], [400, 500], [400, 700], [1000, 700]], dtype=float
+    )
     polygon = [(0.0, 0.0), *folded, (1000.0, 0.0)]
     got = fp.front_position_m([folded], ref)
     assert got.position_m == pytest.approx(shoelace(polygon) / 1000.0)
@@ -175,12 +176,20 @@ def catalog_rows(tmp_path, resolutions=(10, 20), angle_deg=30.0):
         zones_path = tmp_path / f"{stem}_zones.png"
         Image.fromarray(zones).save(zones_path)
         lines = trace_fronts(front.tobytes(), w, h)
-        rows.append({
-            "stem": stem, "glacier": "G", "date_taken": dt.date(2000 + i, 1, 1),
-            "satellite": "TSX", "spatial_resolution": res, "width": w, "height": h,
-            "front_lines": [[[x / w, y / h] for x, y in line] for line in lines],
-            "front_extent": [0.0, 0.0, 1.0, 1.0], "zones_path": str(zones_path),
-        })  # fmt: skip
+        rows.append(
+            {
+                "stem": stem,
+                "glacier": "G",
+                "date_taken": dt.date(2000 + i, 1, 1),
+                "satellite": "TSX",
+                "spatial_resolution": res,
+                "width": w,
+                "height": h,
+                "front_lines": [[[x / w, y / h] for x, y in line] for line in lines],
+                "front_extent": [0.0, 0.0, 1.0, 1.0],
+                "zones_path": str(zones_path),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -243,14 +252,30 @@ def test_model_fronts_are_their_own_series_also_on_images_without_labels(tmp_pat
     zones, front = synthetic_scene(2000.0, 20)
     h, w = zones.shape
     lines = trace_fronts(front.tobytes(), w, h)
-    model = pd.DataFrame([{
-        "stem": "G_2010-01-01_S1_20_1_001", "glacier": "G", "date_taken": dt.date(2010, 1, 1),
-        "resolution": 20, "width": w, "height": h, "valid": True,
-        "front_lines": [[[x / w, y / h] for x, y in line] for line in lines],
-    }, {
-        "stem": "G_2011-01-01_S1_20_1_001", "glacier": "G", "date_taken": dt.date(2011, 1, 1),
-        "resolution": 20, "width": w, "height": h, "valid": False, "front_lines": None,
-    }])  # fmt: skip
+    model = pd.DataFrame(
+        [
+            {
+                "stem": "G_2010-01-01_S1_20_1_001",
+                "glacier": "G",
+                "date_taken": dt.date(2010, 1, 1),
+                "resolution": 20,
+                "width": w,
+                "height": h,
+                "valid": True,
+                "front_lines": [[[x / w, y / h] for x, y in line] for line in lines],
+            },
+            {
+                "stem": "G_2011-01-01_S1_20_1_001",
+                "glacier": "G",
+                "date_taken": dt.date(2011, 1, 1),
+                "resolution": 20,
+                "width": w,
+                "height": h,
+                "valid": False,
+                "front_lines": None,
+            },
+        ]
+    )
     table = fp.positions(catalog, {"net": model}, refs)
     assert list(table.columns) == fp.POSITION_COLUMNS
     net = table[table["source"] == "net"]

@@ -76,11 +76,16 @@ def catalog_hash(row: dict) -> str:
     (null where missing); keys sorted, no spaces, dates in ISO format.
     test_catalog_hash_known_answer pins the outer text by hand."""
     columns = {name: row.get(name) for name in ROW_SCHEMA.names if name != "row_sha"}
-    text = json.dumps(columns, sort_keys=True, separators=(",", ":"),
-                      default=lambda value: value.isoformat())  # fmt: skip
+    text = json.dumps(
+        columns, sort_keys=True, separators=(",", ":"), default=lambda value: value.isoformat()
+    )
     sha = hashlib.sha256(text.encode()).hexdigest()[:32]
-    text = json.dumps([ingest_samples.INGEST_FORMAT, sha, row.get("evaluation")], sort_keys=True,
-                      separators=(",", ":"), default=lambda value: value.isoformat())  # fmt: skip
+    text = json.dumps(
+        [ingest_samples.INGEST_FORMAT, sha, row.get("evaluation")],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=lambda value: value.isoformat(),
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -149,8 +154,11 @@ def test_mask_uri_hides_credentials():
 
 
 def test_catalog_hash_known_answer():
-    row = {"stem": "COL_2011-01-05_TDX_7_1_083", "row_sha": "0123456789abcdef0123456789abcdef",
-           "evaluation": {"m1": {"mde_m": 2.5, "status": "scored"}}}  # fmt: skip
+    row = {
+        "stem": "COL_2011-01-05_TDX_7_1_083",
+        "row_sha": "0123456789abcdef0123456789abcdef",
+        "evaluation": {"m1": {"mde_m": 2.5, "status": "scored"}},
+    }
     text = (
         f'[{ingest_samples.INGEST_FORMAT},"0123456789abcdef0123456789abcdef",'
         '{"m1":{"mde_m":2.5,"status":"scored"}}]'

@@ -128,8 +128,9 @@ def test_one_image_scores_equal_the_evaluate_stage(plugin, tmp_path):
     stem = stems[0]
     labels = {k: str(v) for k, v in label_paths(data_dir, "test", stem).items()}
     prediction = str(tmp_path / "pred" / f"{stem}_zones.png")
-    row = evaluate_member({"split": "test", "stem": stem, "prediction": prediction, **labels},
-                          "m", "zones")  # fmt: skip
+    row = evaluate_member(
+        {"split": "test", "stem": stem, "prediction": prediction, **labels}, "m", "zones"
+    )
     assert row["valid"] and row["mde_m"] > 5
 
     job = {

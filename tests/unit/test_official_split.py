@@ -67,8 +67,12 @@ def test_official_split_view(mongod):
     dataset = fo.Dataset(f"caffe-test-{uuid.uuid4().hex[:8]}")
     try:
         val = sorted(val_stems())[:2]
-        stems = {val[0]: "train", val[1]: "train", "Crane_1999-01-01_ERS_20_1_001": "train",
-                 "COL_2015-12-18_S1_20_1_094": "test"}  # fmt: skip
+        stems = {
+            val[0]: "train",
+            val[1]: "train",
+            "Crane_1999-01-01_ERS_20_1_001": "train",
+            "COL_2015-12-18_S1_20_1_094": "test",
+        }
         dataset.add_samples(
             [
                 fo.Sample(filepath=f"/x/{stem}.png", stem=stem, **{COLUMN: official_split(s, stem)})

@@ -17,6 +17,13 @@ def test_a_single_year_is_not_a_range():
 
 
 def test_source_folder_is_the_data_dir_of_the_image_paths():
-    df = pd.DataFrame({"filepath": ["/d/data_raw/sar_images/train/a.png",
-                                    "/d/data_raw/sar_images/test/b.png", None]})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "filepath": [
+                "/d/data_raw/sar_images/train/a.png",
+                "/d/data_raw/sar_images/test/b.png",
+                None,
+            ]
+        }
+    )
     assert source_folders(df) == ["/d/data_raw"]

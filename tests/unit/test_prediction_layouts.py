@@ -277,11 +277,15 @@ def test_model_line():
     from caffe_workflow.model_summary import model_line
 
     m = {
-        "model": "unet", "kind": "zones", "mde_m": 753.04, "images_evaluated": 120,
-        "images_without_front": 2, "images_missing": {"count": 2},
+        "model": "unet",
+        "kind": "zones",
+        "mde_m": 753.04,
+        "images_evaluated": 120,
+        "images_without_front": 2,
+        "images_missing": {"count": 2},
         "invalid_predictions": {"a": "x"},
         "ignored_files": {"count": 7, "files": [{"file": f"/p/f{i}.png"} for i in range(7)]},
-    }  # fmt: skip
+    }
     assert model_line(m) == (
         "unet (zones): MDE 753.0 m over 120 test images scored, 2 without a front, "
         "2 missing, 1 invalid, 7 files ignored (f0.png, f1.png, f2.png, f3.png, f4.png "
@@ -292,3 +296,26 @@ def test_model_line():
     assert model_line(m).endswith("1 file ignored (x.txt)")
     m["source"] = {"other_kind": 3}
     assert model_line(m).endswith("; 3 files of the other kind not read (as `kind` says)")
+
+
+def test_a_zone_prediction_that_is_not_gray_gets_a_gray_mask(data, tmp_path):
+    """FiftyOne reads an RGB mask as colours, not as the labels' values: the
+    App's mask of an RGB (or palette, or class-index) prediction is a gray
+    copy of the pixels that were scored; a gray file is its own mask."""
+    stem = data["stems"][0]
+    pixels = zone_pixels(data, stem)
+    rgb = tmp_path / "whole_save" / f"{stem}.png"
+    rgb.parent.mkdir()
+    Image.fromarray(pixels, mode="L").convert("RGB").save(rgb)
+    member = {"split": "test", "stem": stem, "prediction": str(rgb)}
+    member |= {k: str(v) for k, v in label_paths(data["data_dir"], "test", stem).items()}
+    row = evaluate_member(member, "m", "zones", masks_dir=tmp_path / "masks")
+    assert row["mask_path"] == str(tmp_path / "masks" / f"{stem}.png")
+    shown = Image.open(row["mask_path"])
+    assert shown.mode == "L" and np.array_equal(np.asarray(shown), pixels)
+
+    gray = tmp_path / f"{stem}_zones.png"
+    Image.fromarray(pixels, mode="L").save(gray)
+    member["prediction"] = str(gray)
+    row = evaluate_member(member, "m", "zones", masks_dir=tmp_path / "masks2")
+    assert row["mask_path"] == str(gray) and not (tmp_path / "masks2").exists()

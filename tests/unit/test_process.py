@@ -37,8 +37,11 @@ def test_valid_image_gives_a_complete_folder(data_dir, tmp_path):
     row, out = run(data_dir, stem, tmp_path)
     assert row["valid"] and row["problems"] == []
     assert sorted(p.name for p in out.iterdir()) == [
-        "front.png", "metadata.parquet", "thumbnail.jpg", "zones.png",
-    ]  # fmt: skip
+        "front.png",
+        "metadata.parquet",
+        "thumbnail.jpg",
+        "zones.png",
+    ]
     table = pq.read_table(out / "metadata.parquet").to_pylist()
     assert len(table) == 1 and table[0]["stem"] == stem
     image = Image.open(row["filepath"])
@@ -67,9 +70,14 @@ def test_bad_labels_make_the_image_invalid_but_keep_what_is_good(data_dir, tmp_p
     small.save(bad / "zones.png")
     out = tmp_path / "out" / stem
     row = process(
-        image, bad / "zones.png", bad / "missing_front.png", labels["bbox"],
-        "train", out, 64,
-    )  # fmt: skip
+        image,
+        bad / "zones.png",
+        bad / "missing_front.png",
+        labels["bbox"],
+        "train",
+        out,
+        64,
+    )
     problems = row["problems"]
     assert not row["valid"]
     assert any("zone mask is 10x10" in p for p in problems)

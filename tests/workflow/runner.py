@@ -33,13 +33,21 @@ def results(workdir: Path, dataset: str | None = None) -> Path:
 def snakemake_cmd(workdir, data_dir, dataset, *extra, config=()) -> list[str]:
     """`extra` are more options; `config` more key=value config entries."""
     return [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--cores", "2",
-        "--config", f"data_dir={data_dir}", f"dataset_name={dataset}", *config,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--config",
+        f"data_dir={data_dir}",
+        f"dataset_name={dataset}",
+        *config,
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 def run(workdir, data_dir, dataset, env, *extra, config=(), ok: bool | None = True):

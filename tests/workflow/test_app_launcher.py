@@ -27,10 +27,21 @@ START_TIMEOUT = 180
 
 def launch(name: str, port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "caffe_workflow.app", name, "--port", str(port),
-         "--address", "127.0.0.1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.app",
+            name,
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def get(url: str) -> tuple[int, str] | None:

@@ -160,8 +160,9 @@ CASES = [
     name_case("COL_2011-01-05_TDX_7_1", says="name has 5 parts"),
     name_case("COL_2011-01-05_TDX_7_1_083_x_y", says="name has 8 parts"),
     name_case("COL_2011-13-40_TDX_7_1_083", says="date '2011-13-40' is not a real date"),
-    name_case("COL_2011-01-06_TDX_seven_1_083",
-              says="resolution 'seven' is not a positive whole number"),
+    name_case(
+        "COL_2011-01-06_TDX_seven_1_083", says="resolution 'seven' is not a positive whole number"
+    ),
     name_case("Helheim_2011-01-07_TDX_7_1_083", valid=True, says="unknown glacier code 'Helheim'"),
     name_case("COL_2011-01-08_ICEYE_7_1_083", valid=True, says="unknown satellite code 'ICEYE'"),
     name_case("COL_2011-01-09_TDX_7_1_083 copy", says="name has spaces", split="test"),
@@ -171,58 +172,118 @@ CASES = [
     name_case(f"COL_2011-01-11_TDX_7_1_083_$(touch {PWNED})", says="name has spaces"),
     name_case(f"COL_2011-01-12_TDX_7_1_083;touch {PWNED}", says="orbit '083;touch"),
     name_case(f"COL_2011-01-13_TDX_7_1_083_`touch {PWNED}`", says="modality '`touch"),
-    name_case("COL_2011-01-14_TDX_7_1_083_it's\"quoted\"",
-              says="modality 'it's\"quoted\"' is not alphanumeric"),
+    name_case(
+        'COL_2011-01-14_TDX_7_1_083_it\'s"quoted"',
+        says="modality 'it's\"quoted\"' is not alphanumeric",
+    ),
     name_case("COL_2011-01-15_TDX_7_1_083_(1)", says="modality '(1)' is not alphanumeric"),
     name_case("COL_2011-01-17_TDX_7_1_083_$HOME", says="modality '$HOME' is not alphanumeric"),
     name_case(f"COL_2011-01-18_TDX_7_1_083\ntouch {PWNED}", says="unprintable characters"),
     # Image files that are not what they claim. Nothing can be checked against
     # an image that cannot be read, so no label is attached.
-    Case("COL_2012-01-01_TDX_7_1_083", says="image is JPEG, not PNG", missing=LABELS,
-         build=with_image(jpeg)),
-    Case("COL_2012-01-02_TDX_7_1_083", says="image cannot be decoded", missing=LABELS,
-         build=with_image(truncated)),
-    Case("COL_2012-01-03_TDX_7_1_083", says="image cannot be decoded", missing=LABELS,
-         build=with_image(lambda b: b"")),
-    Case("COL_2012-01-04_TDX_7_1_083", says="refused as a decompression bomb", missing=LABELS,
-         build=with_image(lambda b: png_claiming(40000, 40000))),
-    Case("COL_2012-01-05_TDX_7_1_083", says="larger than the 64,000,000-pixel limit",
-         missing=LABELS, build=with_image(lambda b: png_claiming(9000, 9000))),
+    Case(
+        "COL_2012-01-01_TDX_7_1_083",
+        says="image is JPEG, not PNG",
+        missing=LABELS,
+        build=with_image(jpeg),
+    ),
+    Case(
+        "COL_2012-01-02_TDX_7_1_083",
+        says="image cannot be decoded",
+        missing=LABELS,
+        build=with_image(truncated),
+    ),
+    Case(
+        "COL_2012-01-03_TDX_7_1_083",
+        says="image cannot be decoded",
+        missing=LABELS,
+        build=with_image(lambda b: b""),
+    ),
+    Case(
+        "COL_2012-01-04_TDX_7_1_083",
+        says="refused as a decompression bomb",
+        missing=LABELS,
+        build=with_image(lambda b: png_claiming(40000, 40000)),
+    ),
+    Case(
+        "COL_2012-01-05_TDX_7_1_083",
+        says="larger than the 64,000,000-pixel limit",
+        missing=LABELS,
+        build=with_image(lambda b: png_claiming(9000, 9000)),
+    ),
     # Other modes: handled (converted for the thumbnail) and said.
-    Case("COL_2012-01-06_TDX_7_1_083", valid=True, says="image has mode RGB",
-         build=with_image(rgb)),
-    Case("COL_2012-01-07_TDX_7_1_083", valid=True, says="image has mode I;16",
-         build=with_image(sixteen_bit)),
+    Case(
+        "COL_2012-01-06_TDX_7_1_083", valid=True, says="image has mode RGB", build=with_image(rgb)
+    ),
+    Case(
+        "COL_2012-01-07_TDX_7_1_083",
+        valid=True,
+        says="image has mode I;16",
+        build=with_image(sixteen_bit),
+    ),
     # Labels: only the failing one is left off.
-    Case("COL_2012-01-08_TDX_7_1_083",
-         says="zone mask missing: COL_2012-01-08_TDX_7_1_083_zones.png",
-         missing=("zones",), build=with_label("zones", lambda b: None)),
-    Case("COL_2012-01-09_TDX_7_1_083", says="zone mask is 10x10, the image is", missing=("zones",),
-         build=with_label("zones", small_zones)),
-    Case("COL_2012-01-10_TDX_7_1_083", says="zone mask holds values outside 0/64/127/254: 200",
-         missing=("zones",), build=with_label("zones", zones_with_200)),
-    Case("COL_2012-01-11_TDX_7_1_083",
-         says="zone mask cannot be decoded: COL_2012-01-11_TDX_7_1_083_zones.png",
-         missing=("zones",), build=with_label("zones", lambda b: b"not a png")),
-    Case("COL_2012-01-12_TDX_7_1_083",
-         says="front mask missing: COL_2012-01-12_TDX_7_1_083_front.png",
-         missing=("front", "front_lines"), build=with_label("front", lambda b: None)),
-    Case("COL_2012-01-13_TDX_7_1_083", says="front mask has no front pixel",
-         missing=("front", "front_lines"), build=with_label("front", empty_front)),
-    Case("COL_2012-01-14_TDX_7_1_083", split="test",
-         says="bounding box file missing: COL_2012-01-14_TDX_7_1_083_front_extent_coord.txt",
-         missing=("front_extent",), build=with_label("bbox", lambda b: None)),
-    Case("COL_2012-01-15_TDX_7_1_083",
-         says="bounding box file is empty: COL_2012-01-15_TDX_7_1_083",
-         missing=("front_extent",), build=with_label("bbox", bbox_text("x,y\n"))),
-    Case("COL_2012-01-16_TDX_7_1_083",
-         says="bounding box file is malformed: COL_2012-01-16_TDX_7_1_083",
-         missing=("front_extent",), build=with_label("bbox", bbox_text("x,y\n1,2\nthree,4\n"))),
-    Case("COL_2012-01-17_TDX_7_1_083",
-         says="bounding box lies outside the image: COL_2012-01-17_TDX_7_1_083",
-         missing=("front_extent",),
-         build=with_label("bbox", bbox_text("x,y\n-50,-10\n-50,-90\n-20,-90\n-20,-10\n"))),
-]  # fmt: skip
+    Case(
+        "COL_2012-01-08_TDX_7_1_083",
+        says="zone mask missing: COL_2012-01-08_TDX_7_1_083_zones.png",
+        missing=("zones",),
+        build=with_label("zones", lambda b: None),
+    ),
+    Case(
+        "COL_2012-01-09_TDX_7_1_083",
+        says="zone mask is 10x10, the image is",
+        missing=("zones",),
+        build=with_label("zones", small_zones),
+    ),
+    Case(
+        "COL_2012-01-10_TDX_7_1_083",
+        says="zone mask holds values outside 0/64/127/254: 200",
+        missing=("zones",),
+        build=with_label("zones", zones_with_200),
+    ),
+    Case(
+        "COL_2012-01-11_TDX_7_1_083",
+        says="zone mask cannot be decoded: COL_2012-01-11_TDX_7_1_083_zones.png",
+        missing=("zones",),
+        build=with_label("zones", lambda b: b"not a png"),
+    ),
+    Case(
+        "COL_2012-01-12_TDX_7_1_083",
+        says="front mask missing: COL_2012-01-12_TDX_7_1_083_front.png",
+        missing=("front", "front_lines"),
+        build=with_label("front", lambda b: None),
+    ),
+    Case(
+        "COL_2012-01-13_TDX_7_1_083",
+        says="front mask has no front pixel",
+        missing=("front", "front_lines"),
+        build=with_label("front", empty_front),
+    ),
+    Case(
+        "COL_2012-01-14_TDX_7_1_083",
+        split="test",
+        says="bounding box file missing: COL_2012-01-14_TDX_7_1_083_front_extent_coord.txt",
+        missing=("front_extent",),
+        build=with_label("bbox", lambda b: None),
+    ),
+    Case(
+        "COL_2012-01-15_TDX_7_1_083",
+        says="bounding box file is empty: COL_2012-01-15_TDX_7_1_083",
+        missing=("front_extent",),
+        build=with_label("bbox", bbox_text("x,y\n")),
+    ),
+    Case(
+        "COL_2012-01-16_TDX_7_1_083",
+        says="bounding box file is malformed: COL_2012-01-16_TDX_7_1_083",
+        missing=("front_extent",),
+        build=with_label("bbox", bbox_text("x,y\n1,2\nthree,4\n")),
+    ),
+    Case(
+        "COL_2012-01-17_TDX_7_1_083",
+        says="bounding box lies outside the image: COL_2012-01-17_TDX_7_1_083",
+        missing=("front_extent",),
+        build=with_label("bbox", bbox_text("x,y\n-50,-10\n-50,-90\n-20,-90\n-20,-10\n")),
+    ),
+]
 
 # Files in the image folders that are not processed: ignored and listed in
 # the report with the reason. None: a copy of the base image, "jpeg": a JPEG.
@@ -385,13 +446,31 @@ def test_decompression_bomb_is_refused_within_little_memory(corpus, tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     done = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.process", "--image", str(image),
-         "--zones", str(labels["zones"]), "--front", str(labels["front"]),
-         "--bbox", str(labels["bbox"]), "--split", case.split,
-         "--out-dir", str(tmp_path / case.stem), "--thumbnail-height", "64"],
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.process",
+            "--image",
+            str(image),
+            "--zones",
+            str(labels["zones"]),
+            "--front",
+            str(labels["front"]),
+            "--bbox",
+            str(labels["bbox"]),
+            "--split",
+            case.split,
+            "--out-dir",
+            str(tmp_path / case.stem),
+            "--thumbnail-height",
+            "64",
+        ],
         env=package_env(),
-        capture_output=True, text=True, timeout=60, preexec_fn=cap_memory,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=cap_memory,
+    )
     assert done.returncode == 0, done.stderr
     assert "refused as a decompression bomb" in done.stderr
 

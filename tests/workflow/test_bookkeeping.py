@@ -95,6 +95,8 @@ def test_deleted_image_folder_is_redone_by_the_next_run(tmp_path, fiftyone_env):
     again = runner.run(workdir, data_dir, DATASET + "-folders", fiftyone_env).log
     assert set(runner.job_counts(again)) == {"image_folders", "all"}, again
     assert "were gone" not in again
-    assert "Nothing to be done" in runner.run(workdir, data_dir, DATASET + "-folders",
-                                              fiftyone_env).log  # fmt: skip
+    assert (
+        "Nothing to be done"
+        in runner.run(workdir, data_dir, DATASET + "-folders", fiftyone_env).log
+    )
     assert len(stems) == len(list(res.glob("images/*/*")))

@@ -177,8 +177,11 @@ def zoo_env(env: dict, root: Path) -> dict:
     from caffe_dev.offline_zoo import write_manifest
 
     manifest = write_manifest(root / "zoo-manifest.json", free_port())
-    return dict(env, FIFTYONE_MODEL_ZOO_MANIFEST_PATHS=str(manifest),
-                FIFTYONE_MODEL_ZOO_DIR=str(root / "models"))  # fmt: skip
+    return dict(
+        env,
+        FIFTYONE_MODEL_ZOO_MANIFEST_PATHS=str(manifest),
+        FIFTYONE_MODEL_ZOO_DIR=str(root / "models"),
+    )
 
 
 def test_zoo_model_is_optional_and_says_in_one_line_when_it_cannot_load(tmp_path, fiftyone_env):
@@ -191,8 +194,14 @@ def test_zoo_model_is_optional_and_says_in_one_line_when_it_cannot_load(tmp_path
     env = zoo_env(fiftyone_env, tmp_path)
 
     # A model that cannot be downloaded: the run stops before any job.
-    done = runner.run(workdir, data_dir, ZOO_DATASET, env,
-                      config=[f"embeddings_model={UNREACHABLE_MODEL}"], ok=False)  # fmt: skip
+    done = runner.run(
+        workdir,
+        data_dir,
+        ZOO_DATASET,
+        env,
+        config=[f"embeddings_model={UNREACHABLE_MODEL}"],
+        ok=False,
+    )
     errors = [line for line in done.log.splitlines() if line.startswith("Error")]
     assert errors == [
         f"Error: embeddings_model '{UNREACHABLE_MODEL}' cannot be loaded: its download from "
@@ -238,11 +247,24 @@ def test_zoo_model_is_optional_and_says_in_one_line_when_it_cannot_load(tmp_path
     # then the model went): one line, exit status 2, everything else written.
     catalog = runner.results(workdir, ZOO_DATASET) / "catalog.parquet"
     done = subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.ingest", "--catalog", str(catalog),
-         "--dataset", ZOO_DATASET, "--summary", str(tmp_path / "summary.json"),
-         "--embeddings-model", "no-such-model"],
-        env=env, capture_output=True, text=True, timeout=runner.RUN_TIMEOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.ingest",
+            "--catalog",
+            str(catalog),
+            "--dataset",
+            ZOO_DATASET,
+            "--summary",
+            str(tmp_path / "summary.json"),
+            "--embeddings-model",
+            "no-such-model",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=runner.RUN_TIMEOUT,
+    )
     assert done.returncode == 2, done.stderr
     assert (
         done.stderr.strip()

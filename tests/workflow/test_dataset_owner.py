@@ -132,15 +132,28 @@ def built(tmp_path, fiftyone_env):
     data_dir = tmp_path / "data_raw"
     stems = generate(data_dir, 3, seed=46)
     runner.run(tmp_path / "work", data_dir, name, fiftyone_env)
-    return {"name": name, "data_dir": data_dir, "stems": stems,
-            "catalog": runner.results(tmp_path / "work", name) / "catalog.parquet"}  # fmt: skip
+    return {
+        "name": name,
+        "data_dir": data_dir,
+        "stems": stems,
+        "catalog": runner.results(tmp_path / "work", name) / "catalog.parquet",
+    }
 
 
 def ingest_cmd(built, summary_path):
-    return [sys.executable, "-m", "caffe_workflow.stages.ingest",
-            "--catalog", str(built["catalog"]),
-            "--dataset", built["name"], "--summary", str(summary_path),
-            "--data-dir", str(built["data_dir"])]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "caffe_workflow.stages.ingest",
+        "--catalog",
+        str(built["catalog"]),
+        "--dataset",
+        built["name"],
+        "--summary",
+        str(summary_path),
+        "--data-dir",
+        str(built["data_dir"]),
+    ]
 
 
 def lock_collection():
@@ -156,8 +169,12 @@ def test_an_ingest_waits_for_the_one_writing(built, tmp_path, fiftyone_env):
     lock = DatasetLock(lock_collection().database, built["name"], "the test")
     lock.acquire()
     try:
-        proc = subprocess.Popen(ingest_cmd(built, tmp_path / "s.json"), env=fiftyone_env,
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            ingest_cmd(built, tmp_path / "s.json"),
+            env=fiftyone_env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         waiting = ""
         while "waiting for another ingest" not in waiting:
             line = proc.stderr.readline()
@@ -178,10 +195,22 @@ def test_a_dead_ingests_lock_is_taken_over(built, tmp_path, fiftyone_env):
     import datetime
 
     old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STALE_S + 5)
-    lock_collection().insert_one({"_id": built["name"], "token": "gone:1:x",
-                                  "data_dir": "?", "started": old, "heartbeat": old})  # fmt: skip
-    done = subprocess.run(ingest_cmd(built, tmp_path / "s.json"), env=fiftyone_env,
-                          capture_output=True, text=True, timeout=runner.RUN_TIMEOUT)  # fmt: skip
+    lock_collection().insert_one(
+        {
+            "_id": built["name"],
+            "token": "gone:1:x",
+            "data_dir": "?",
+            "started": old,
+            "heartbeat": old,
+        }
+    )
+    done = subprocess.run(
+        ingest_cmd(built, tmp_path / "s.json"),
+        env=fiftyone_env,
+        capture_output=True,
+        text=True,
+        timeout=runner.RUN_TIMEOUT,
+    )
     assert done.returncode == 0, done.stderr
     assert "took over the lock of an ingest that stopped (gone:1:x" in done.stderr
     assert lock_collection().count_documents({"_id": built["name"]}) == 0
@@ -203,15 +232,23 @@ def test_two_ingests_at_once_converge(built, tmp_path, fiftyone_env):
     tag_and_note(built["name"], built["stems"][2])
     generate(built["data_dir"], 2, seed=46, first_index=3)
     # Both folders' runs see the new images; their ingests start together.
-    runner.run(tmp_path / "work", built["data_dir"], built["name"], fiftyone_env,
-               "--omit-from", "ingest")  # fmt: skip
+    runner.run(
+        tmp_path / "work", built["data_dir"], built["name"], fiftyone_env, "--omit-from", "ingest"
+    )
     # The test holds the lock until both ingests wait for it, so they are
     # under way at the same time; released, they go one after the other.
     lock = DatasetLock(lock_collection().database, built["name"], "the test")
     lock.acquire()
     try:
-        procs = [subprocess.Popen(ingest_cmd(built, tmp_path / f"s{i}.json"), env=fiftyone_env,
-                                  stderr=subprocess.PIPE, text=True) for i in range(2)]  # fmt: skip
+        procs = [
+            subprocess.Popen(
+                ingest_cmd(built, tmp_path / f"s{i}.json"),
+                env=fiftyone_env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
         waited = [wait_until_waiting(p) for p in procs]
         assert all("from the test" in w for w in waited), waited
         assert [p.poll() for p in procs] == [None, None]

@@ -194,9 +194,12 @@ def test_plugin_metrics_equal_the_workflow(tmp_path, fiftyone_env, monkeypatch):
     ds = fo.load_dataset(PLUGIN_DATASET)
     view = ds.load_saved_view("test")
     res = view.evaluate_segmentations(
-        "zm_zones", gt_field="zones", eval_key="mine", mask_targets=ds.mask_targets["zones"],
+        "zm_zones",
+        gt_field="zones",
+        eval_key="mine",
+        mask_targets=ds.mask_targets["zones"],
         custom_metrics=[MDE_URI, IOU_URI],
-    )  # fmt: skip
+    )
     figures = res.metrics()
     assert figures["caffe_mde_m"] == pytest.approx(m["mde_m"], rel=1e-9)
     assert figures["caffe_zone_iou"] == pytest.approx(m["zones"]["iou"]["mean"], rel=1e-9)
@@ -262,8 +265,16 @@ def test_plugin_metrics_equal_the_workflow(tmp_path, fiftyone_env, monkeypatch):
     before = dict(zip(*ds.values(["stem", "zm_mde_m"])))
     ds.delete_evaluation("zm")
     assert not ds.has_field("zm_mde_m") and not ds.has_field("zm_accuracy")
-    runner.run(workdir, data_dir, PLUGIN_DATASET, fiftyone_env, "--configfile", str(cfg),
-               "--forcerun", "ingest")  # fmt: skip
+    runner.run(
+        workdir,
+        data_dir,
+        PLUGIN_DATASET,
+        fiftyone_env,
+        "--configfile",
+        str(cfg),
+        "--forcerun",
+        "ingest",
+    )
     ds.reload()
     assert ds.has_evaluation("zm")
     assert dict(zip(*ds.values(["stem", "zm_mde_m"]))) == before
@@ -315,9 +326,13 @@ def test_program_layouts_scored_as_written(tmp_path, fiftyone_env):
 
     cfg = write_config(
         tmp_path / "models.yaml",
-        {"plain": plain, "unet": official, "hookformer": whole,
-         "nnunet": {"path": pngs, "kind": "zones"}},
-    )  # fmt: skip
+        {
+            "plain": plain,
+            "unet": official,
+            "hookformer": whole,
+            "nnunet": {"path": pngs, "kind": "zones"},
+        },
+    )
     log = runner.run(workdir, data_dir, LAYOUTS_DATASET, fiftyone_env, "--configfile", str(cfg)).log
 
     want = metrics(workdir, "plain", LAYOUTS_DATASET)

@@ -101,8 +101,9 @@ def test_kill_during_per_image_jobs_then_rerun(reference, tmp_path, env):
     batch_rows = results(workdir, name) / "batches"
     planned = job_counts(run(workdir, data_dir, name, env, "--dry-run", config=config).log)
     assert planned["process"] >= 3, planned
-    proc = start(workdir, data_dir, name, env, tmp_path / "killed.log", "--cores", "1",
-                 config=config)  # fmt: skip
+    proc = start(
+        workdir, data_dir, name, env, tmp_path / "killed.log", "--cores", "1", config=config
+    )
     wait_for(lambda: any(batch_rows.glob("*.parquet")), proc)
     kill_group(proc)
     assert len(list(batch_rows.glob("*.parquet"))) == 1
@@ -194,9 +195,12 @@ def test_kill_during_merge_and_during_ingest_keeps_user_work(tmp_path_factory, e
     run(ref_workdir, data_dir, "faults-crash-reference", env)
     mine = {"ignore_fields": ("my_note",), "ignore_tags": ("my-tag",)}
     assert_converged(
-        workdir, name, catalog(ref_workdir),
-        dataset_snapshot("faults-crash-reference", ref_workdir), **mine,
-    )  # fmt: skip
+        workdir,
+        name,
+        catalog(ref_workdir),
+        dataset_snapshot("faults-crash-reference", ref_workdir),
+        **mine,
+    )
 
     # The user's tags, field and saved view survived.
     dataset.reload()

@@ -42,11 +42,22 @@ def model_state(name: str) -> dict:
 
 def ingest_by_hand(workdir: Path, env: dict, summary: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "caffe_workflow.stages.ingest",
-         "--catalog", str(runner.results(workdir, DATASET) / "catalog.parquet"),
-         "--dataset", DATASET, "--summary", str(summary)],
-        env=env, capture_output=True, text=True, timeout=runner.RUN_TIMEOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "caffe_workflow.stages.ingest",
+            "--catalog",
+            str(runner.results(workdir, DATASET) / "catalog.parquet"),
+            "--dataset",
+            DATASET,
+            "--summary",
+            str(summary),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=runner.RUN_TIMEOUT,
+    )
 
 
 def test_the_command_line_keeps_the_scored_model(tmp_path, fiftyone_env):

@@ -18,9 +18,10 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 # Imported from the source tree, not from a distribution.
 FIRST_PARTY = {"caffe_workflow", "caffe_dev"} | {
-    p.stem for d in ("tests", "tests/workflow", "tests/browser", "tests/slurm")
+    p.stem
+    for d in ("tests", "tests/workflow", "tests/browser", "tests/slurm")
     for p in (REPO / d).glob("*.py")
-}  # fmt: skip
+}
 
 
 def run(*cmd):
@@ -54,12 +55,26 @@ def test_every_ruff_per_file_ignore_still_hides_a_finding():
     """The per-file ignores list known findings only: once a file is fixed,
     its entry must go, or new findings of that kind would pass unseen."""
     ignores = PYPROJECT["tool"]["ruff"]["lint"].get("per-file-ignores", {})
-    done = run(str(BIN / "ruff"), "check", "--no-cache", "--output-format", "json",
-               "--config", "lint.per-file-ignores = {}", ".")  # fmt: skip
-    found = {(Path(f["filename"]).relative_to(REPO).as_posix(), f["code"])
-             for f in json.loads(done.stdout)}  # fmt: skip
-    stale = [(path, code) for path, codes in ignores.items() for code in codes
-             if (path, code) not in found]  # fmt: skip
+    done = run(
+        str(BIN / "ruff"),
+        "check",
+        "--no-cache",
+        "--output-format",
+        "json",
+        "--config",
+        "lint.per-file-ignores = {}",
+        ".",
+    )
+    found = {
+        (Path(f["filename"]).relative_to(REPO).as_posix(), f["code"])
+        for f in json.loads(done.stdout)
+    }
+    stale = [
+        (path, code)
+        for path, codes in ignores.items()
+        for code in codes
+        if (path, code) not in found
+    ]
     assert stale == [], "delete these from [tool.ruff.lint.per-file-ignores] in pyproject.toml"
 
 
@@ -102,8 +117,11 @@ def requirement_names(specs: list[str]) -> set[str]:
 
 def test_runtime_imports_are_declared_dependencies():
     declared = requirement_names(PYPROJECT["project"]["dependencies"])
-    files = [REPO / "Snakefile", *(REPO / "workflow").rglob("*.smk"),
-             *(REPO / "workflow").rglob("*.py")]  # fmt: skip
+    files = [
+        REPO / "Snakefile",
+        *(REPO / "workflow").rglob("*.smk"),
+        *(REPO / "workflow").rglob("*.py"),
+    ]
     assert undeclared(files, declared) == {}, "add to [project] dependencies in pyproject.toml"
 
 

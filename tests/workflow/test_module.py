@@ -33,10 +33,22 @@ def deploy(folder):
 
 def snakemake(folder, data_dir, env, ok=True):
     done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2",
-         "--config", f"data_dir={data_dir}", f"dataset_name={NAME}"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            "--config",
+            f"data_dir={data_dir}",
+            f"dataset_name={NAME}",
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     log = done.stdout + done.stderr
     assert (done.returncode == 0) == ok, log
     return log

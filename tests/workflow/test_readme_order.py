@@ -48,8 +48,12 @@ APP_TIMEOUT = 180
 
 
 def copy_of_repo(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
-                           cwd=runner.REPO, capture_output=True, check=True).stdout  # fmt: skip
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=runner.REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
     for name in filter(None, files.decode().split("\0")):
         src = runner.REPO / name
         if src.is_file():
@@ -80,8 +84,9 @@ def make_argv(words: list[str], *extra: str) -> list[str]:
 
 
 def run(argv: list[str], repo: Path, env: dict) -> str:
-    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=runner.RUN_TIMEOUT)  # fmt: skip
+    done = subprocess.run(
+        argv, cwd=repo, env=env, capture_output=True, text=True, timeout=runner.RUN_TIMEOUT
+    )
     log = done.stdout + done.stderr
     assert done.returncode == 0, f"{shlex.join(argv)} failed:\n{log[-6000:]}"
     assert "setup-env" not in log, "make re-ran the set-up"
@@ -91,8 +96,15 @@ def run(argv: list[str], repo: Path, env: dict) -> str:
 def serve_and_stop(argv: list[str], repo: Path, env: dict, dataset: str, port: int) -> str:
     """`make app`: the page is served, then the whole process group gets
     SIGINT, as Ctrl-C in a terminal sends it, and must end."""
-    app = subprocess.Popen(argv, cwd=repo, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    app = subprocess.Popen(
+        argv,
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/datasets/{dataset}"
     try:
         deadline = time.monotonic() + APP_TIMEOUT
@@ -164,8 +176,15 @@ def test_readme_commands_in_order_in_a_second_clone(tmp_path, fiftyone_env):
         server.close()
 
     # Every kind of command was found and run.
-    for expected in ("make demo", "make app", "make report", "make run",
-                     "make app DATASET=caffe", "make report DATASET=caffe", "python"):  # fmt: skip
+    for expected in (
+        "make demo",
+        "make app",
+        "make report",
+        "make run",
+        "make app DATASET=caffe",
+        "make report DATASET=caffe",
+        "python",
+    ):
         assert expected in ran, (expected, ran)
     assert any(c.startswith(".venv/bin/snakemake") and "--directory" in c for c in ran), ran
 

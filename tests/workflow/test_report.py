@@ -39,8 +39,12 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
     snakemake(workdir, spelled, fiftyone_env)
     out = runner.results(workdir, DATASET) / "report"
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
-    for name in ("images_over_time.png", "quality_resolution.png", "front_length.png",
-                 "fronts_over_time.png"):  # fmt: skip
+    for name in (
+        "images_over_time.png",
+        "quality_resolution.png",
+        "front_length.png",
+        "fronts_over_time.png",
+    ):
         with Image.open(out / name) as image:
             assert image.format == "PNG" and image.width >= 800
     table = (out / "validation.html").read_text()
@@ -70,8 +74,9 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
         assert header.startswith("data:"), header[:40]
         embedded = base64.b64decode(data)
         assert embedded == (out / name).read_bytes()
-    with Image.open(io.BytesIO(base64.b64decode(
-        results["front_length.png"]["data_uri"].split(",", 1)[1]))) as image:  # fmt: skip
+    with Image.open(
+        io.BytesIO(base64.b64decode(results["front_length.png"]["data_uri"].split(",", 1)[1]))
+    ) as image:
         assert image.format == "PNG"
     # The workflow description (workflow/report/workflow.rst), with the config.
     assert "CaFFe workflow" in html and os.fspath(spelled) in html

@@ -33,10 +33,18 @@ def as_user(cwd: Path, env: dict, *config: str, ok: bool = True) -> str:
     env = dict(env, PATH=BARE_PATH)
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
-    cmd = [str(SNAKEMAKE), "--snakefile", str(runner.REPO / "Snakefile"), "--cores", "2",
-           "--config", *config]  # fmt: skip
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=runner.RUN_TIMEOUT)  # fmt: skip
+    cmd = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(runner.REPO / "Snakefile"),
+        "--cores",
+        "2",
+        "--config",
+        *config,
+    ]
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=runner.RUN_TIMEOUT
+    )
     log = done.stdout + done.stderr
     assert (done.returncode == 0) == ok, log
     return log
@@ -84,7 +92,10 @@ def test_every_form_of_data_dir_keeps_samples_and_user_work(tmp_path, fiftyone_e
         log = as_user(work, env, f"data_dir={spelled}", f"dataset_name={dataset}")
         got = summary(work, dataset)
         assert (got["added"], got["updated"], got["deleted"], got["relinked"]) == (1, 0, 0, 0), (
-            form, got, log)  # fmt: skip
+            form,
+            got,
+            log,
+        )
         assert got["total"] == count, form
         assert runner.job_counts(log).get("process") == 1, (form, log)
 
@@ -98,8 +109,9 @@ def test_every_form_of_data_dir_keeps_samples_and_user_work(tmp_path, fiftyone_e
     assert ds.info["data_dir"] == str(data_dir)
     catalog = runner.catalog(work, dataset)
     assert sorted(r["filepath"] for r in catalog) == on_disk
-    assert "Nothing to be done" in as_user(work, env, "data_dir=~/caffe/data_raw",
-                                           f"dataset_name={dataset}")  # fmt: skip
+    assert "Nothing to be done" in as_user(
+        work, env, "data_dir=~/caffe/data_raw", f"dataset_name={dataset}"
+    )
 
 
 def test_dataset_of_an_earlier_version_is_migrated_in_place(tmp_path, fiftyone_env):
@@ -119,8 +131,10 @@ def test_dataset_of_an_earlier_version_is_migrated_in_place(tmp_path, fiftyone_e
 
     # What the earlier version left: paths through the link, no data_dir.
     ds = fo.load_dataset(dataset)
-    old = {sid: fp.replace(str(real), str(tmp_path / "link"))
-           for sid, fp in zip(*ds.values(["id", "filepath"]))}  # fmt: skip
+    old = {
+        sid: fp.replace(str(real), str(tmp_path / "link"))
+        for sid, fp in zip(*ds.values(["id", "filepath"]))
+    }
     ds.set_values("filepath", old, key_field="id")
     info = dict(ds.info)
     del info["data_dir"]
@@ -149,10 +163,24 @@ def test_module_start_and_make_style_start_agree(tmp_path, fiftyone_env):
     generate(data_dir, 2, seed=23)
     env = dict(fiftyone_env, PATH=BARE_PATH)
     done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(runner.REPO / "Snakefile"),
-         "--cores", "2", "--config", f"data_dir={data_dir}", "dataset_name=module-start"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=runner.RUN_TIMEOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(runner.REPO / "Snakefile"),
+            "--cores",
+            "2",
+            "--config",
+            f"data_dir={data_dir}",
+            "dataset_name=module-start",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=runner.RUN_TIMEOUT,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary(tmp_path, "module-start")["total"] == 2
     assert os.environ["PATH"] != BARE_PATH  # the test did change what rules would see

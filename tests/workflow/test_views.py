@@ -35,8 +35,10 @@ def view_docs(dataset) -> dict[str, dict]:
 def check_order(dataset, rows: list[dict]) -> None:
     """Every managed time view holds the right samples in date order."""
     dated = [r for r in rows if r["glacier"] and r["date_taken"]]
-    for name, key in (("glacier-timeline", ["glacier"]),
-                      ("glacier-sensor-timeline", ["glacier", "satellite"])):  # fmt: skip
+    for name, key in (
+        ("glacier-timeline", ["glacier"]),
+        ("glacier-sensor-timeline", ["glacier", "satellite"]),
+    ):
         view = dataset.load_saved_view(name)
         groups = {}  # iter_dynamic_groups() raises ValueError without dynamic groups
         for group in view.iter_dynamic_groups():
@@ -67,14 +69,21 @@ def test_time_views_are_ordered_stable_and_leave_users_views(tmp_path, fiftyone_
     first = view_docs(dataset)
     glaciers = set(dataset.distinct("glacier"))
     assert len(glaciers) == 7
-    assert set(first) == {"train", "test", "invalid", *glaciers, *ig.TIMELINE_VIEWS,
-                          ig.DUPLICATES_VIEW}  # fmt: skip
+    assert set(first) == {
+        "train",
+        "test",
+        "invalid",
+        *glaciers,
+        *ig.TIMELINE_VIEWS,
+        ig.DUPLICATES_VIEW,
+    }
     assert sorted(dataset.info["_caffe_saved_views"]) == sorted(first)
 
     # A user's view, then the ingest again on unchanged data: no managed view
     # is rewritten (same stored documents, timestamps included).
-    dataset.save_view("my-mapple", dataset.match(fo.ViewField("glacier") == "Mapple").limit(2),
-                      description="mine")  # fmt: skip
+    dataset.save_view(
+        "my-mapple", dataset.match(fo.ViewField("glacier") == "Mapple").limit(2), description="mine"
+    )
     mine = view_docs(dataset)["my-mapple"]
     log = snakemake(workdir, data_dir, fiftyone_env, "--forcerun", "ingest")
     assert runner.job_counts(log).get("ingest") == 1

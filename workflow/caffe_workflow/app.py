@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset")
     parser.add_argument("--port", type=int, default=5151)
     parser.add_argument(
-        "--address", default="localhost",
+        "--address",
+        default="localhost",
         help="interface to listen on (0.0.0.0: every interface; default: this machine only)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     from caffe_workflow.database import DatabaseUnreachable
 

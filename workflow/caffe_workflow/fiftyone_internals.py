@@ -18,19 +18,47 @@ PRIVATE_NAMES: dict[tuple[str, str], str] = {}
 # The steps of evaluate_segmentations() this module runs, as
 # (module, class, method or None for the constructor, keyword arguments used).
 EVALUATION_STEPS = (
-    ("fiftyone.utils.eval.segmentation", "SimpleEvaluationConfig", None,
-     ("pred_field", "gt_field", "custom_metrics")),
+    (
+        "fiftyone.utils.eval.segmentation",
+        "SimpleEvaluationConfig",
+        None,
+        ("pred_field", "gt_field", "custom_metrics"),
+    ),
     ("fiftyone.utils.eval.segmentation", "SimpleEvaluationConfig", "build", ()),
-    ("fiftyone.core.evaluation", "EvaluationMethod", "register_run",
-     ("samples", "key", "overwrite", "cleanup")),
-    ("fiftyone.utils.eval.segmentation", "SegmentationResults", None,
-     ("samples", "config", "eval_key", "pixel_confusion_matrix", "classes", "missing",
-      "custom_metrics", "backend")),
-    ("fiftyone.core.evaluation", "EvaluationMethod", "save_run_results",
-     ("samples", "key", "run_results", "overwrite")),
-    ("fiftyone.utils.eval.base", "BaseEvaluationMethod", "add_fields_to_sidebar_group",
-     ("samples", "eval_key", "omit_fields")),
-)  # fmt: skip
+    (
+        "fiftyone.core.evaluation",
+        "EvaluationMethod",
+        "register_run",
+        ("samples", "key", "overwrite", "cleanup"),
+    ),
+    (
+        "fiftyone.utils.eval.segmentation",
+        "SegmentationResults",
+        None,
+        (
+            "samples",
+            "config",
+            "eval_key",
+            "pixel_confusion_matrix",
+            "classes",
+            "missing",
+            "custom_metrics",
+            "backend",
+        ),
+    ),
+    (
+        "fiftyone.core.evaluation",
+        "EvaluationMethod",
+        "save_run_results",
+        ("samples", "key", "run_results", "overwrite"),
+    ),
+    (
+        "fiftyone.utils.eval.base",
+        "BaseEvaluationMethod",
+        "add_fields_to_sidebar_group",
+        ("samples", "eval_key", "omit_fields"),
+    ),
+)
 
 
 def save_segmentation_run(

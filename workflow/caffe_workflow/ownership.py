@@ -81,8 +81,7 @@ class DatasetLock:
     """One ingest at a time per dataset name, across folders and machines that
     share the database. `db` is the pymongo Database FiftyOne uses."""
 
-    def __init__(self, db, dataset: str, data_dir: str, wait_s: float = WAIT_S,
-                 say=None):  # fmt: skip
+    def __init__(self, db, dataset: str, data_dir: str, wait_s: float = WAIT_S, say=None):
         self.collection = db[LOCKS]
         self.dataset = dataset
         self.data_dir = data_dir
@@ -93,8 +92,13 @@ class DatasetLock:
         self._thread = None
 
     def _doc(self, now):
-        return {"_id": self.dataset, "token": self.token, "data_dir": self.data_dir,
-                "started": now, "heartbeat": now}  # fmt: skip
+        return {
+            "_id": self.dataset,
+            "token": self.token,
+            "data_dir": self.data_dir,
+            "started": now,
+            "heartbeat": now,
+        }
 
     def acquire(self) -> None:
         import pymongo.errors
@@ -119,8 +123,10 @@ class DatasetLock:
                     {"_id": self.dataset, "token": held["token"]}, self._doc(now)
                 )
                 if took is not None:
-                    self.say(f"took over the lock of an ingest that stopped ({held['token']}, "
-                             f"no sign of life for {age:.0f} s)")  # fmt: skip
+                    self.say(
+                        f"took over the lock of an ingest that stopped ({held['token']}, "
+                        f"no sign of life for {age:.0f} s)"
+                    )
                     break
                 continue
             if time.monotonic() > deadline:
@@ -131,8 +137,10 @@ class DatasetLock:
                     f"{self.wait_s / 60:.0f} min; rerun when it has finished"
                 )
             if not told:
-                self.say(f"waiting for another ingest into dataset '{self.dataset}' "
-                         f"({held['token']}, from {held.get('data_dir')}) to finish")  # fmt: skip
+                self.say(
+                    f"waiting for another ingest into dataset '{self.dataset}' "
+                    f"({held['token']}, from {held.get('data_dir')}) to finish"
+                )
                 told = True
             time.sleep(1.0)
         self._thread = threading.Thread(target=self._beat, daemon=True)
@@ -140,8 +148,9 @@ class DatasetLock:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
-            self.collection.update_one({"_id": self.dataset, "token": self.token},
-                                       {"$set": {"heartbeat": _now()}})  # fmt: skip
+            self.collection.update_one(
+                {"_id": self.dataset, "token": self.token}, {"$set": {"heartbeat": _now()}}
+            )
 
     def release(self) -> None:
         self._stop.set()
@@ -200,8 +209,9 @@ def _main(dataset: str, data_dir: str) -> int:
         return 2
     from caffe_workflow.caffe.layout import canonical_path
 
-    check_owner(dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir,
-                take_over=False)  # fmt: skip
+    check_owner(
+        dataset, ds.info, [str(canonical_path(p)) for p in paths], data_dir, take_over=False
+    )
     return 0
 
 

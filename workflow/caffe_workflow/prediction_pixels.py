@@ -55,8 +55,16 @@ def normalize(image: np.ndarray, kind: str) -> np.ndarray:
 
 
 # PNG modes (Pillow's names) -> how the file stores its pixels.
-_MODES = {"L": "gray", "P": "palette", "RGB": "RGB", "RGBA": "RGBA", "LA": "gray+alpha",
-          "I;16": "16-bit gray", "I": "16-bit gray", "1": "1-bit"}  # fmt: skip
+_MODES = {
+    "L": "gray",
+    "P": "palette",
+    "RGB": "RGB",
+    "RGBA": "RGBA",
+    "LA": "gray+alpha",
+    "I;16": "16-bit gray",
+    "I": "16-bit gray",
+    "1": "1-bit",
+}
 
 
 def read_prediction(path: str | Path, kind: str) -> tuple[np.ndarray, str]:

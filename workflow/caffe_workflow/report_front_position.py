@@ -158,8 +158,14 @@ def plot_front_positions(
             fontsize=9,
         )
         if not sum(info["series"].values()):
-            ax.text(0.5, 0.5, f"no front crosses {min_coverage:.0%} of the box width",
-                    ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                f"no front crosses {min_coverage:.0%} of the box width",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             continue
@@ -178,8 +184,13 @@ def plot_front_positions(
     handles = [plt.Line2D([], [], color=LABEL_COLOUR, marker="o", ms=3.5, label="labelled fronts")]
     handles += [plt.Line2D([], [], color=colours[m], marker="x", ms=4, label=m) for m in models]
     if glaciers:
-        fig.legend(handles=handles, loc="upper right", frameon=False, ncol=len(handles),
-                   bbox_to_anchor=(1, 0.985))  # fmt: skip
+        fig.legend(
+            handles=handles,
+            loc="upper right",
+            frameon=False,
+            ncol=len(handles),
+            bbox_to_anchor=(1, 0.985),
+        )
     fig.suptitle(
         "Mean calving-front position along the flow (box method), m downstream of "
         "each glacier's reference line",

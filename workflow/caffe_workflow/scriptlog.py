@@ -46,11 +46,11 @@ def stderr_to(log_path: str | os.PathLike, console: bool = False) -> None:
         sys.stderr = _Tee(sys.__stderr__, log)
         return
     sys.stderr.flush()
-    _console = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8",
-                         errors="backslashreplace")  # fmt: skip
+    _console = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
     os.dup2(log.fileno(), 2)
-    sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8",
-                           errors="backslashreplace", closefd=False)  # fmt: skip
+    sys.stderr = os.fdopen(
+        2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
+    )
 
 
 def say(line: str) -> None:

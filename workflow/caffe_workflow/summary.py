@@ -26,8 +26,12 @@ def plugin_hint(plugins: Path) -> str:
     )
 
 
-def summary(ingest_summary: str | os.PathLike, catalog: str | os.PathLike,
-            report: str | os.PathLike, plugins: Path | None) -> str:  # fmt: skip
+def summary(
+    ingest_summary: str | os.PathLike,
+    catalog: str | os.PathLike,
+    report: str | os.PathLike,
+    plugins: Path | None,
+) -> str:
     """`plugins`: the plugins folder to point to (when models were scored)."""
     s = json.loads(Path(ingest_summary).read_text())
     lines = Path(report).read_text().splitlines()

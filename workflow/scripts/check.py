@@ -30,7 +30,11 @@ if model:
         load(model)
     except ZooModelError as err:
         fail(str(err))
-record = {"dataset": p.dataset, "data_dir": p.data_dir, "owner_checked": asked,
-          "embeddings_model": model}  # fmt: skip
+record = {
+    "dataset": p.dataset,
+    "data_dir": p.data_dir,
+    "owner_checked": asked,
+    "embeddings_model": model,
+}
 text = json.dumps(record, indent=2) + "\n"
 write_atomically(snakemake.output[0], lambda f: f.write(text.encode()))  # noqa: F821

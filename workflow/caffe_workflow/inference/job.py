@@ -35,8 +35,10 @@ def run_job(
 
     spec = parse_model(name, entry)
     run = predict(spec, [str(i) for i in images], out_dir, threads=threads, log=log)
-    print(f"model {name}: {len(run.written)} of {len(images)} images predicted on {run.provider}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"model {name}: {len(run.written)} of {len(images)} images predicted on {run.provider}",
+        file=sys.stderr,
+    )
     for line in run.problems:
         print(line, file=sys.stderr)
     record = {

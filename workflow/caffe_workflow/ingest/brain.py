@@ -204,9 +204,13 @@ def _refresh_similarity(fob, dataset, key: str, field: str) -> str | None:
     if config is not None:
         dataset.delete_brain_run(key)
     fob.compute_similarity(
-        dataset, embeddings=field, backend="sklearn", metric="cosine", brain_key=key,
+        dataset,
+        embeddings=field,
+        backend="sklearn",
+        metric="cosine",
+        brain_key=key,
         progress=False,
-    )  # fmt: skip
+    )
     return "created"
 
 

@@ -183,7 +183,9 @@ def model_values(fo, row: dict, models: dict) -> dict:
         )
         out[f"{model}_problem"] = None if valid or e is None else e["reason"]
         if spec["kind"] == "zones":
-            out[f"{model}_zones"] = fo.Segmentation(mask_path=e["prediction_path"]) if e else None
+            out[f"{model}_zones"] = (
+                fo.Segmentation(mask_path=e.get("mask_path") or e["prediction_path"]) if e else None
+            )
             out[f"{model}_zone_iou"] = e.get("iou_mean") if valid else None
             figures = (
                 _fo_confusion_figures(e["zone_confusion"])

@@ -36,10 +36,12 @@ def merge(batch_files: list[Path], catalog: Path) -> dict:
             for path in batch_files:
                 table = pq.read_table(path)
                 writer.write_table(table)
-                keys.extend(zip(table.column("split").to_pylist(),
-                                table.column("stem").to_pylist()))  # fmt: skip
-                small = table.select(["split", "stem", "filepath", "valid", "problems",
-                                      "warnings"]).to_pylist()  # fmt: skip
+                keys.extend(
+                    zip(table.column("split").to_pylist(), table.column("stem").to_pylist())
+                )
+                small = table.select(
+                    ["split", "stem", "filepath", "valid", "problems", "warnings"]
+                ).to_pylist()
                 invalid += sum(not r["valid"] for r in small)
                 flagged.extend(r for r in small if r["problems"] or r["warnings"])
 
@@ -47,8 +49,9 @@ def merge(batch_files: list[Path], catalog: Path) -> dict:
     return {"rows": len(keys), "invalid": invalid, "flagged": flagged, "keys": keys}
 
 
-def write_report(count: int, flagged: list[dict], path: Path,
-                 ignored: list[tuple[Path, str]]) -> None:  # fmt: skip
+def write_report(
+    count: int, flagged: list[dict], path: Path, ignored: list[tuple[Path, str]]
+) -> None:
     """`flagged`: the rows with problems or warnings, of `count` rows."""
     rows = sorted(flagged, key=lambda r: (r["split"], r["stem"]))
     invalid = [r for r in rows if r["problems"]]
@@ -100,8 +103,9 @@ def prune_stale(images_root: Path, keep: list[tuple[str, str]]) -> list[Path]:
     return removed
 
 
-def run(catalog: Path, report: Path, images_root: Path, data_dir: Path,
-        batch_files: list[Path]) -> None:  # fmt: skip
+def run(
+    catalog: Path, report: Path, images_root: Path, data_dir: Path, batch_files: list[Path]
+) -> None:
     """The merge as the workflow runs it (messages on stderr)."""
     catalog, report = Path(catalog), Path(report)
     done = merge([Path(f) for f in batch_files], catalog)

@@ -55,6 +55,9 @@ ROW_SCHEMA = pa.schema(
         # How the file stores its pixels: "gray" (8-bit, the labels' values:
         # usable as a mask as it is), "RGB", "palette", "class indices", ...
         ("prediction_encoding", pa.string()),
+        # The zone mask the App shows: the prediction itself when it is an
+        # 8-bit gray file of the labels' values, else its gray copy.
+        ("mask_path", pa.string()),
         ("valid", pa.bool_()),
         ("reason", pa.string()),
         ("glacier", pa.string()),
@@ -127,13 +130,27 @@ def _score(prediction, kind, label_front, corners, resolution, label_zones, post
     if reason is not None:
         return {"valid": False, "reason": reason, "front": None, "zones": None}
     front = ev.cut_to_box(prediction == 255, corners)
-    return {"valid": True, "reason": None, "front": front, "zones": None,
-            **ev.front_error(front, label_front, resolution)}  # fmt: skip
+    return {
+        "valid": True,
+        "reason": None,
+        "front": front,
+        "zones": None,
+        **ev.front_error(front, label_front, resolution),
+    }
 
 
-def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = False) -> dict:
+def evaluate_member(
+    member: dict,
+    model: str,
+    kind: str,
+    postprocessed: bool = False,
+    masks_dir: str | os.PathLike | None = None,
+) -> dict:
     """One image's row; ``member`` = {split, stem, prediction, front, zones, bbox}.
-    ``postprocessed``: fronts the program that wrote them has post-processed."""
+    ``postprocessed``: fronts the program that wrote them has post-processed.
+    ``masks_dir``: where a zone prediction that is not a gray file of the
+    labels' values (RGB, palette, class indices) gets the gray copy FiftyOne
+    shows as its mask."""
     row = {
         "stem": member["stem"],
         "split": member["split"],
@@ -154,6 +171,8 @@ def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = F
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
         corners = read_corners(member["bbox"])
         prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
+        if kind == "zones":
+            row["mask_path"] = _mask_path(member, prediction, row["prediction_encoding"], masks_dir)
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]
         return row
@@ -184,6 +203,15 @@ def evaluate_member(member: dict, model: str, kind: str, postprocessed: bool = F
     return row
 
 
+def _mask_path(member: dict, prediction: np.ndarray, encoding: str, masks_dir) -> str:
+    if encoding == "gray" or masks_dir is None:
+        return member["prediction"]
+    path = Path(masks_dir, f"{member['stem']}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda f: Image.fromarray(prediction).save(f, format="PNG"))
+    return str(path)
+
+
 # ---------------------------------------------------------------- batch job
 
 
@@ -198,9 +226,13 @@ def _message(row: dict) -> list[str]:
 
 
 def run_batch(
-    members: list[dict], model: str, kind: str, rows_path: str | os.PathLike, workers: int = 1,
+    members: list[dict],
+    model: str,
+    kind: str,
+    rows_path: str | os.PathLike,
+    workers: int = 1,
     postprocessed: bool = False,
-) -> dict:  # fmt: skip
+) -> dict:
     """Bring one (model, batch) file of rows up to date; {"evaluated", "kept"}.
 
     ``members``: the batch's images that have a prediction, each {split,
@@ -208,6 +240,8 @@ def run_batch(
     are kept as they are (the file is an update() output).
     """
     rows_path = Path(rows_path)
+    # Beside the model's batches/: evaluation/<model>/masks/<stem>.png.
+    masks = rows_path.parent.parent / "masks"
     old = {}
     if rows_path.exists():
         try:
@@ -232,7 +266,7 @@ def run_batch(
             sys.stderr.writelines(_message(row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
         for m, row in zip(
-            todo, pool.map(lambda m: evaluate_member(m, model, kind, postprocessed), todo)
+            todo, pool.map(lambda m: evaluate_member(m, model, kind, postprocessed, masks), todo)
         ):
             rows[m["stem"]] = row
             sys.stderr.writelines(_message(row))
@@ -296,9 +330,15 @@ def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored, source
 
 
 def merge(
-    batch_files: list[str], model: str, kind: str, test_stems, ignored,
-    per_image: str | os.PathLike, metrics_path: str | os.PathLike, source: dict | None = None,
-) -> dict:  # fmt: skip
+    batch_files: list[str],
+    model: str,
+    kind: str,
+    test_stems,
+    ignored,
+    per_image: str | os.PathLike,
+    metrics_path: str | os.PathLike,
+    source: dict | None = None,
+) -> dict:
     tables = [pq.read_table(p) for p in batch_files]
     table = pa.concat_tables(tables) if tables else rows_table([])
     table = table.sort_by("stem") if table.num_rows else table

@@ -296,12 +296,25 @@ def plot_over_time(per_image: dict[str, list[dict]], path) -> dict:
         for name, got in sorted(points[glacier].items()):
             scored = sorted(got["scored"])
             if scored:
-                ax.plot([d for d, _ in scored], [v for _, v in scored], "-o", ms=3, lw=0.8,
-                        color=colours[name], label=name)  # fmt: skip
+                ax.plot(
+                    [d for d, _ in scored],
+                    [v for _, v in scored],
+                    "-o",
+                    ms=3,
+                    lw=0.8,
+                    color=colours[name],
+                    label=name,
+                )
             if got["none"]:
-                ax.plot(got["none"], [0.02] * len(got["none"]), "x", color=colours[name],
-                        transform=ax.get_xaxis_transform(), clip_on=False,
-                        label=f"{name}: no front")  # fmt: skip
+                ax.plot(
+                    got["none"],
+                    [0.02] * len(got["none"]),
+                    "x",
+                    color=colours[name],
+                    transform=ax.get_xaxis_transform(),
+                    clip_on=False,
+                    label=f"{name}: no front",
+                )
             drawn.setdefault(glacier, {})[name] = {
                 "scored": len(scored),
                 "no_front": len(got["none"]),
@@ -318,8 +331,9 @@ def plot_over_time(per_image: dict[str, list[dict]], path) -> dict:
         ax.set_visible(False)
     if not glaciers:
         axes[0, 0].set_visible(True)
-        axes[0, 0].text(0.5, 0.5, "no valid test image", ha="center",
-                        transform=axes[0, 0].transAxes)  # fmt: skip
+        axes[0, 0].text(
+            0.5, 0.5, "no valid test image", ha="center", transform=axes[0, 0].transAxes
+        )
     fig.suptitle("Per-image error over time, test split")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)

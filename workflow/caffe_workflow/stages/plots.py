@@ -45,9 +45,19 @@ DPI = 110
 
 def load(path: str | os.PathLike) -> pd.DataFrame:
     cols = [
-        "stem", "split", "glacier", "date_taken", "satellite", "spatial_resolution",
-        "quality_factor", "front_length_km", "valid", "problems", "warnings", "filepath",
-    ]  # fmt: skip
+        "stem",
+        "split",
+        "glacier",
+        "date_taken",
+        "satellite",
+        "spatial_resolution",
+        "quality_factor",
+        "front_length_km",
+        "valid",
+        "problems",
+        "warnings",
+        "filepath",
+    ]
     df = pd.read_parquet(path, columns=cols)
     df["date_taken"] = pd.to_datetime(df["date_taken"])
     return df
@@ -233,9 +243,16 @@ def plot_front_length(df: pd.DataFrame, path: Path) -> None:
 
 
 FRONT_MAP_COLUMNS = [
-    "stem", "glacier", "date_taken", "satellite", "spatial_resolution",
-    "width", "height", "front_lines", "thumbnail_path",
-]  # fmt: skip
+    "stem",
+    "glacier",
+    "date_taken",
+    "satellite",
+    "spatial_resolution",
+    "width",
+    "height",
+    "front_lines",
+    "thumbnail_path",
+]
 
 
 # Fronts drawn per panel at most; beyond that, evenly spaced in time (the first
@@ -345,8 +362,9 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
     groups = footprint_groups(df)
     ncols = min(3, max(len(groups), 1))
     nrows = max(1, -(-len(groups) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols + 1, 4.2 * nrows + 0.6),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.6 * ncols + 1, 4.2 * nrows + 0.6), squeeze=False
+    )
     flat = list(axes.flat)
     if not groups:
         _empty(flat[0])
@@ -354,15 +372,29 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
     for ax, (glacier, group) in zip(flat, groups.items()):
         if group.empty:
             _empty(ax, f"{glacier}: no traced fronts")
-            drawn[glacier] = {"size": None, "images": 0, "of": 0, "polylines": 0, "sensors": [],
-                              "first": None, "last": None, "thumbnail": None}  # fmt: skip
+            drawn[glacier] = {
+                "size": None,
+                "images": 0,
+                "of": 0,
+                "polylines": 0,
+                "sensors": [],
+                "first": None,
+                "last": None,
+                "thumbnail": None,
+            }
             continue
         width, height = int(group["width"].iloc[0]), int(group["height"].iloc[0])
         shown = drawn_fronts(group, max_fronts)
         stem, thumb = _background(group)
         if thumb is not None:
-            ax.imshow(np.asarray(thumb), cmap="gray", vmin=0, vmax=255,
-                      extent=(0, width, height, 0), interpolation="bilinear")  # fmt: skip
+            ax.imshow(
+                np.asarray(thumb),
+                cmap="gray",
+                vmin=0,
+                vmax=255,
+                extent=(0, width, height, 0),
+                interpolation="bilinear",
+            )
         else:
             ax.set_facecolor("0.85")
         days = mdates.date2num(shown["date_taken"].dt.to_pydatetime())
@@ -388,17 +420,22 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
         sensors = _in_order(group["satellite"], SENSOR_BANDS)
         resolutions = sorted(set(group["spatial_resolution"].dropna().astype(int)))
         res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
-        count = (f"{len(shown)} of {_count(len(group), 'front')}" if len(shown) < len(group)
-                 else _count(len(group), "front"))  # fmt: skip
+        count = (
+            f"{len(shown)} of {_count(len(group), 'front')}"
+            if len(shown) < len(group)
+            else _count(len(group), "front")
+        )
         ax.set_title(
             f"{glacier}: {count}, {'/'.join(sensors)}\n"
             f"{width}\u00d7{height} px ({res}{_years(group['date_taken'])})",
             fontsize=9,
         )
         bar = fig.colorbar(
-            matplotlib.cm.ScalarMappable(norm=norm, cmap=_FRONT_CMAP), ax=ax, fraction=0.046,
+            matplotlib.cm.ScalarMappable(norm=norm, cmap=_FRONT_CMAP),
+            ax=ax,
+            fraction=0.046,
             pad=0.02,
-        )  # fmt: skip
+        )
         bar.set_ticks(_date_ticks(group["date_taken"]))
         bar.ax.yaxis.set_major_formatter(
             mdates.DateFormatter("%Y" if len(bar.get_ticks()) > 2 else "%Y-%m-%d")
@@ -416,8 +453,13 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
         }
     for ax in flat[len(groups) :]:
         ax.set_axis_off()
-    fig.suptitle("Calving fronts over time: per glacier, the images of its most common "
-                 "image size, coloured by date", x=0.02, ha="left", fontsize=11)  # fmt: skip
+    fig.suptitle(
+        "Calving fronts over time: per glacier, the images of its most common "
+        "image size, coloured by date",
+        x=0.02,
+        ha="left",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -467,8 +509,9 @@ def validation_html(df: pd.DataFrame) -> str:
     )
 
 
-def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike],
-              progress: bool = True) -> None:  # fmt: skip
+def write_all(
+    catalog: str | os.PathLike, paths: dict[str, str | os.PathLike], progress: bool = True
+) -> None:
     """Write every item of OUTPUTS to `paths` ({key: file}), with a progress
     bar (one step per item) on stderr unless not `progress`."""
     from tqdm import tqdm
@@ -486,9 +529,15 @@ def write_all(catalog: str | os.PathLike, paths: dict[str, str | os.PathLike],
     }
     # A handful of updates, each shown (mininterval 0): the bar says which
     # figure is being drawn, in the console and in the rule's log.
-    with tqdm(total=len(steps), desc="plots", unit="figure", file=sys.stderr,
-              mininterval=0, disable=not progress,
-              bar_format="{desc}: {n_fmt}/{total_fmt} figures{postfix}") as bar:  # fmt: skip
+    with tqdm(
+        total=len(steps),
+        desc="plots",
+        unit="figure",
+        file=sys.stderr,
+        mininterval=0,
+        disable=not progress,
+        bar_format="{desc}: {n_fmt}/{total_fmt} figures{postfix}",
+    ) as bar:
         for key, step in steps.items():
             bar.set_postfix_str(paths[key].name, refresh=True)
             step(paths[key])

@@ -232,15 +232,26 @@ def _messages(image, row: dict) -> list[str]:
 def process_and_log(member: dict, images_root: Path, thumbnail_height: int) -> tuple[dict, list]:
     """`process` one batch member ({split, stem, image, zones, front, bbox})."""
     out_dir = Path(images_root) / member["split"] / member["stem"]
-    row = process(Path(member["image"]), Path(member["zones"]), Path(member["front"]),
-                  Path(member["bbox"]), member["split"], out_dir, thumbnail_height)  # fmt: skip
+    row = process(
+        Path(member["image"]),
+        Path(member["zones"]),
+        Path(member["front"]),
+        Path(member["bbox"]),
+        member["split"],
+        out_dir,
+        thumbnail_height,
+    )
     return row, _messages(member["image"], row)
 
 
 def run_batch(
-    members: list[dict], rows_path: str | os.PathLike, images_root: str | os.PathLike,
-    thumbnail_height: int, workers: int = 1, redone: list | None = None,
-) -> dict:  # fmt: skip
+    members: list[dict],
+    rows_path: str | os.PathLike,
+    images_root: str | os.PathLike,
+    thumbnail_height: int,
+    workers: int = 1,
+    redone: list | None = None,
+) -> dict:
     """Bring one batch's rows up to date; returns {"processed": n, "kept": n}
     and appends the stems it processed to `redone` (when given).
 
@@ -275,9 +286,9 @@ def run_batch(
             rows[key] = row
             sys.stderr.writelines(_messages(m["image"], row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        for m, (row, lines) in zip(todo, pool.map(
-            lambda m: process_and_log(m, images_root, thumbnail_height), todo
-        )):  # fmt: skip
+        for m, (row, lines) in zip(
+            todo, pool.map(lambda m: process_and_log(m, images_root, thumbnail_height), todo)
+        ):
             rows[(m["split"], m["stem"])] = row
             sys.stderr.writelines(lines)
     table = rows_table([rows[key] for key in sorted(rows)])
@@ -297,8 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--thumbnail-height", type=int, default=256)
     args = parser.parse_args(argv)
-    row = process(args.image, args.zones, args.front, args.bbox, args.split, args.out_dir,
-                  args.thumbnail_height)  # fmt: skip
+    row = process(
+        args.image,
+        args.zones,
+        args.front,
+        args.bbox,
+        args.split,
+        args.out_dir,
+        args.thumbnail_height,
+    )
     sys.stderr.writelines(_messages(args.image, row))
     return 0
 

@@ -202,8 +202,12 @@ class MeanDistanceError(foo.EvaluationMetric):
         per_sample = scores(samples, results, kind, front_field)
         if results.key is not None:
             values = {sid: s["mde_m"] for sid, s in per_sample.items()}
-            _write(samples, mde_field(results.key), values,
-                   f"{results.key}: CaFFe mean distance error (m); None when left out")  # fmt: skip
+            _write(
+                samples,
+                mde_field(results.key),
+                values,
+                f"{results.key}: CaFFe mean distance error (m); None when left out",
+            )
         return ev.pooled_mde(per_sample.values())
 
     def get_fields(self, samples, config, eval_key):
@@ -235,8 +239,12 @@ class ZoneIoU(foo.EvaluationMetric):
         per_sample = scores(samples, results, kind, front_field)
         values = {sid: s["zone_iou"] for sid, s in per_sample.items()}
         if results.key is not None:
-            _write(samples, iou_field(results.key), values,
-                   f"{results.key}: CaFFe zone IoU (mean over the classes present)")  # fmt: skip
+            _write(
+                samples,
+                iou_field(results.key),
+                values,
+                f"{results.key}: CaFFe zone IoU (mean over the classes present)",
+            )
         present = [v for v in values.values() if v is not None]
         return sum(present) / len(present) if present else None
 
