@@ -115,8 +115,8 @@ def test_plan_checks_once_and_leaves_out_unusable_models(tmp_path, capsys):
     # A prediction job that ran the model with this fingerprint is the
     # record: the next start does not load it again.
     out = results / "models" / "net"
-    stage.run_batch("net", models["net"], images(tmp_path / "sar", 1), out,
-                    out / "manifest_b0000.json", retry="")  # fmt: skip
+    paths = images(tmp_path / "sar", 1)
+    stage.run_batch("net", models["net"], paths, out, out / "manifest_b0000.json", retry="")
     assert stage.plan(models, str(results)).checked == {}
     conv_net(net, ZONE_WEIGHTS, ZONE_BIASES + np.float32(1))
     assert stage.plan(models, str(results)).checked == {"net": "CPUExecutionProvider"}
