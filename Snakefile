@@ -1,10 +1,11 @@
 # CaFFe SAR benchmark -> catalog -> persistent FiftyOne dataset.
 # Stages, each one rule file (workflow/rules/), one rule and one module
 # (caffe_workflow.stages): fetch (only when the default data_dir is missing),
-# check (the start check), process (per image), catalog, evaluate (models in
-# `predictions`), ingest, plots, summary (on the console). The start check and
-# the summary are rules, not onstart/onsuccess hooks, so that they also run
-# when this workflow is used as a module.
+# check (the start check), process (per image), catalog, predict (models in
+# `models`), evaluate (models in `predictions` and `models`), ingest, plots,
+# summary (on the console). The start check and the summary are rules, not
+# onstart/onsuccess hooks, so that they also run when this workflow is used
+# as a module.
 import os
 
 from snakemake.utils import min_version
@@ -23,6 +24,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/check.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/catalog.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/plots.smk"

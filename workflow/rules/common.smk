@@ -24,6 +24,7 @@ from caffe_workflow.caffe.layout import (
 from caffe_workflow.config_errors import one_line
 from caffe_workflow.fingerprint import fingerprint
 from caffe_workflow.predictions import PredictionsError, parse_config
+import caffe_workflow.stages.predict as predict_stage
 from caffe_workflow.stages.fetch import where_to_get
 from caffe_workflow.ingest.models import FIELDS_VERSION
 
@@ -41,6 +42,18 @@ try:
     validate(config, "../schemas/config.schema.yaml")
 except WorkflowError as err:
     sys.exit(f"Error: {one_line(err, config)}")
+
+# Models the workflow runs (config key `models`, rules/predict.smk): checked
+# now (one line per model that cannot be used), each usable one is one more
+# entry of PREDICTIONS, whose files its prediction jobs write.
+MODEL_RUNS = predict_stage.plan(
+    config.get("models"),
+    f"results/{config['dataset_name']}",
+    workflow.is_main_process,
+)
+MODEL_RUNS.add_to(PREDICTIONS, lambda: [stem for _, stem in layout()[0]])
+if workflow.is_main_process:
+    predict_stage.mark_start(MODEL_RUNS.started_ns)
 
 # One spelling of data_dir (and so of every image path) whatever form it was
 # given in: relative, with `..`, `~`, a trailing slash or through a link.
@@ -241,3 +254,29 @@ EVALUATIONS = {
 # workflow/plugins of this repository, also when it is used as a module (then
 # workflow.basedir is the folder of the Snakefile that uses it).
 PLUGINS_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=False)).parent / "plugins"
+
+
+# Models the workflow runs (workflow/rules/predict.smk).
+
+
+def model_manifest(wildcards):
+    """The evaluate rule's input for a model the workflow runs, else []."""
+    if wildcards.model not in MODEL_RUNS.specs | MODEL_RUNS.kept:
+        return []
+    return [predict_stage.manifest_path(RESULTS, wildcards.model, wildcards.batch)]
+
+
+def model_manifests(wildcards):
+    """Every prediction job's manifest (the summary reads them)."""
+    return [
+        predict_stage.manifest_path(RESULTS, model, batch)
+        for model in MODEL_RUNS.specs
+        for batch in layout()[1]
+    ]
+
+
+def batch_images(wildcards):
+    """The fingerprint of the batch's SAR images (the trigger of the predict jobs): a
+    param, not inputs, as for the per-image stage (batch_inputs)."""
+    paths = [m["image"] for m in batch_members(wildcards)]
+    return f"{len(paths)} images ({fingerprint(paths, named=True)})"

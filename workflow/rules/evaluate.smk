@@ -9,7 +9,12 @@ rule evaluate:
     input:
         # The batch's members come from its manifest on a cluster node too.
         manifest=manifest("{batch}"),
-        predictions=lambda w: [m["prediction"] for m in eval_members(w.model, w.batch)],
+        # A model the workflow runs: its prediction job's manifest
+        # (predict.smk) instead of its files, which that job writes.
+        model_manifest=model_manifest,
+        predictions=lambda w: (
+            [] if model_manifest(w) else [m["prediction"] for m in eval_members(w.model, w.batch)]
+        ),
     output:
         # update(): the previous rows are kept for the images that did not change.
         rows=update(f"{RESULTS}/evaluation/{{model}}/batches/{{batch}}.parquet"),

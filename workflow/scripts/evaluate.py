@@ -4,10 +4,12 @@ import sys
 
 from caffe_workflow.scriptlog import stderr_to
 from caffe_workflow.stages.evaluate import run_batch
+from caffe_workflow.stages.predict import predicted_members
 
 stderr_to(snakemake.log[0])  # noqa: F821 (snakemake is set by Snakemake)
 done = run_batch(
-    members=snakemake.params.members,  # noqa: F821
+    # A model the workflow runs: only the images its prediction job wrote.
+    members=predicted_members(snakemake.params.members, snakemake.input.model_manifest),  # noqa: F821
     model=snakemake.wildcards.model,  # noqa: F821
     kind=snakemake.params.kind,  # noqa: F821
     rows_path=snakemake.output.rows,  # noqa: F821
