@@ -319,3 +319,23 @@ def test_a_zone_prediction_that_is_not_gray_gets_a_gray_mask(data, tmp_path):
     member["prediction"] = str(gray)
     row = evaluate_member(member, "m", "zones", masks_dir=tmp_path / "masks2")
     assert row["mask_path"] == str(gray) and not (tmp_path / "masks2").exists()
+
+
+def test_the_evaluate_job_logs_its_progress(data, tmp_path, monkeypatch, capsys):
+    from caffe_workflow.stages import evaluate
+
+    monkeypatch.setattr(evaluate, "PROGRESS_EVERY_S", 0.0)
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    members = []
+    for stem in data["stems"]:
+        path = folder / f"{stem}_zones.png"
+        Image.fromarray(zone_pixels(data, stem), mode="L").save(path)
+        members.append({"split": "test", "stem": stem, "prediction": str(path)})
+        members[-1] |= {k: str(v) for k, v in label_paths(data["data_dir"], "test", stem).items()}
+    rows = tmp_path / "m" / "batches" / "b0000.parquet"
+    rows.parent.mkdir(parents=True)
+    assert evaluate.run_batch(members, "m", "zones", rows)["evaluated"] == len(members)
+    logged = [line for line in capsys.readouterr().err.splitlines() if "images evaluated" in line]
+    n = len(members)
+    assert logged == [f"{i} of {n} images evaluated" for i in range(1, n)]

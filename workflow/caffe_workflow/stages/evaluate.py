@@ -43,6 +43,7 @@ from caffe_workflow.caffe.names import parse_stem
 from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
 from caffe_workflow.prediction_pixels import read_prediction
 
+PROGRESS_EVERY_S = 10.0
 CLASSES = ev.ZONE_NAMES  # NA, rock, glacier, ocean: the confusion matrix order
 
 ROW_SCHEMA = pa.schema(
@@ -264,12 +265,21 @@ def run_batch(
         else:
             rows[m["stem"]] = row
             sys.stderr.writelines(_message(row))
+    last = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        for m, row in zip(
-            todo, pool.map(lambda m: evaluate_member(m, model, kind, postprocessed, masks), todo)
+        for done, (m, row) in enumerate(
+            zip(
+                todo,
+                pool.map(lambda m: evaluate_member(m, model, kind, postprocessed, masks), todo),
+            ),
+            1,
         ):
             rows[m["stem"]] = row
             sys.stderr.writelines(_message(row))
+            # Progress in the job's log, at most every PROGRESS_EVERY_S seconds.
+            if time.monotonic() - last >= PROGRESS_EVERY_S and done < len(todo):
+                print(f"{done} of {len(todo)} images evaluated", file=sys.stderr)
+                last = time.monotonic()
     table = rows_table([rows[stem] for stem in sorted(rows)])
     write_atomically(rows_path, lambda f: pq.write_table(table, f))
     return {"evaluated": len(todo), "kept": len(members) - len(todo)}
