@@ -44,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -235,7 +236,8 @@ def run_measured(
 def step_seconds(log: str, started: float) -> dict:
     """Seconds per step of a Snakemake run, from its log's timestamps (whole
     seconds): "start+dag" until the first job starts, then each rule's jobs
-    from start to finish, summed."""
+    from start ("Job N: <message>", the rules' messages) to finish
+    ("Finished jobid: N (Rule: name)"), summed."""
     import datetime as dt
     import re
 
@@ -243,12 +245,13 @@ def step_seconds(log: str, started: float) -> dict:
     for line in log.splitlines():
         if m := re.fullmatch(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line.strip()):
             stamp = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
-        elif m := re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", line.strip()):
+        elif m := re.match(r"(?:Job|jobid:) (\d+)\b", line.strip()):
             first = stamp if first is None else first
-            begun.setdefault(m.group(1), []).append(stamp)
-        elif m := re.search(r"Finished jobid: \d+ \(Rule: (\w+)\)", line):
-            if begun.get(m.group(1)):
-                steps[m.group(1)] = steps.get(m.group(1), 0) + stamp - begun[m.group(1)].pop(0)
+            begun.setdefault(m.group(1), stamp)
+        elif m := re.search(r"Finished jobid: (\d+) \(Rule: (\w+)\)", line):
+            if begun.get(m.group(1)) is not None:
+                rule = m.group(2)
+                steps[rule] = steps.get(rule, 0) + stamp - begun.pop(m.group(1))
     if first is not None:
         steps["start+dag"] = max(0.0, first - started)
     return steps
@@ -559,7 +562,7 @@ class Bench:
             phase.extra["wall_s_runs"] = [round(t.wall_s, 2) for t in trials]
         phase.images = n
         text = log.read_text(errors="replace")
-        phase.extra["process_jobs"] = text.count("rule process:")  # batch jobs
+        phase.extra["process_jobs"] = len(re.findall(r"\(Rule: process\)", text))  # batch jobs
         # Images processed: per-image rows written during the phase.
         rows = (ctx["workdir"] / "results" / DATASET / "images").glob("*/*/metadata.parquet")
         phase.extra["images_processed"] = sum(p.stat().st_mtime_ns >= started for p in rows)
