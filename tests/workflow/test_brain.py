@@ -202,7 +202,9 @@ def test_zoo_model_is_optional_and_says_in_one_line_when_it_cannot_load(tmp_path
         config=[f"embeddings_model={UNREACHABLE_MODEL}"],
         ok=False,
     )
-    errors = [line for line in done.log.splitlines() if line.startswith("Error")]
+    # Our one line; Snakemake's own block of the failed job ("Error in rule
+    # check:") follows it.
+    errors = [line for line in done.log.splitlines() if line.startswith("Error:")]
     assert errors == [
         f"Error: embeddings_model '{UNREACHABLE_MODEL}' cannot be loaded: its download from "
         f"127.0.0.1 failed (no internet access?). Download it where there is internet "

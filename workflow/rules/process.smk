@@ -12,6 +12,9 @@
 # which reads its members from it (on a cluster node too); a batch whose
 # members stayed is not touched.
 rule batches:
+    input:
+        # Nothing is written before the start check has passed.
+        checked=CHECKED,
     output:
         manifest("{batch}"),
     log:
