@@ -72,6 +72,7 @@ def test_time_views_are_ordered_stable_and_leave_users_views(tmp_path, fiftyone_
     assert set(first) == {
         "train",
         "test",
+        "val",
         "invalid",
         *glaciers,
         *ig.TIMELINE_VIEWS,
