@@ -25,7 +25,7 @@ from caffe_workflow.config_errors import one_line
 from caffe_workflow.fingerprint import fingerprint
 from caffe_workflow.predictions import PredictionsError, parse_config
 import caffe_workflow.stages.predict as predict_stage
-from caffe_workflow.stages.fetch import where_to_get
+from caffe_workflow.caffe.source import where_to_get
 from caffe_workflow.ingest.models import FIELDS_VERSION
 
 # Models to score (config key `predictions`): a bad name, a missing folder or

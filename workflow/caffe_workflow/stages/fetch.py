@@ -18,11 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from caffe_workflow.caffe.source import (
-    DEFAULT_ZIP,
-    PANGAEA_URL,
-    where_to_get,  # noqa: F401 (rules/common.smk imports it from here)
-)
+from caffe_workflow.caffe.source import DEFAULT_ZIP, PANGAEA_URL
 from caffe_workflow.download import DownloadError, ensure_zip, write_json
 from caffe_workflow.unpack import has_caffe, unpack
 
