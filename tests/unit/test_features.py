@@ -9,7 +9,8 @@ from PIL import Image
 from caffe_dev.sample_data import generate
 from caffe_workflow.caffe.features import BINS, DIM, GRID, sar_features
 from caffe_workflow.caffe.layout import label_paths
-from caffe_workflow.stages.process import ROW_SCHEMA, process
+from caffe_workflow.rows import ROW_SCHEMA
+from caffe_workflow.stages.process import process
 
 LAYOUT = slice(0, GRID * GRID)
 HISTOGRAM = slice(GRID * GRID, DIM)

@@ -12,9 +12,9 @@ OUTPUT_VERSION = 4
 # Bump when the rows gain a column computed from the others: a param of the
 # per-image rule, so each batch job reruns once and fills the column in for
 # the rows it keeps, redoing no image.
-ROW_FORMAT = 3
+ROW_FORMAT = 4
 
 # The same for the evaluate stage (stages/evaluate.py, caffe/evaluation.py):
 # part of every evaluated row's fingerprint, so bumping it scores every
 # prediction once more.
-EVALUATION_VERSION = 2
+EVALUATION_VERSION = 3

@@ -21,6 +21,9 @@ def model_line(m: dict) -> str:
     )
     if ignored["files"]:
         line += f" ({shown(Path(f['file']).name for f in ignored['files'])})"
+    unlabelled = m.get("unlabelled_images_predicted") or 0
+    if unlabelled:
+        line += f"; {unlabelled} images without labels predicted (fronts shown, not scored)"
     other = (m.get("source") or {}).get("other_kind") or 0
     if other:
         line += f"; {other} files of the other kind not read (as `kind` says)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 
 import pyarrow as pa
@@ -48,6 +49,9 @@ ROW_SCHEMA = pa.schema(
         ("front_lines", pa.list_(pa.list_(pa.list_(pa.float64())))),
         ("front_extent", pa.list_(pa.float64())),
         ("valid", pa.bool_()),
+        # False when the image has none of its three label files (zones,
+        # front, bounding box): a new acquisition, valid without labels.
+        ("labelled", pa.bool_()),
         ("problems", pa.list_(pa.string())),
         ("warnings", pa.list_(pa.string())),
         ("zones_path", pa.string()),
@@ -66,14 +70,22 @@ ROW_SCHEMA = pa.schema(
         ("row_sha", pa.string()),
     ]
 )
-# The rows of batch files written before row_sha or official_split: kept, and
-# given them (both come from the other columns).
-_WITHOUT_SHA = ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("row_sha"))
-EARLIER_SCHEMAS = (
-    _WITHOUT_SHA,
-    ROW_SCHEMA.remove(ROW_SCHEMA.get_field_index("official_split")),
-    _WITHOUT_SHA.remove(_WITHOUT_SHA.get_field_index("official_split")),
-)
+# Columns added after the first release, each computable from the others or
+# from the image's files: batch files written without some of them are kept,
+# and the per-image stage fills them in.
+LATER_COLUMNS = ("official_split", "labelled", "row_sha")
+
+
+def earlier_schema(schema: pa.Schema) -> bool:
+    """True when `schema` is ROW_SCHEMA, or ROW_SCHEMA without some of LATER_COLUMNS."""
+    for n in range(len(LATER_COLUMNS) + 1):
+        for gone in itertools.combinations(LATER_COLUMNS, n):
+            expected = ROW_SCHEMA
+            for name in gone:
+                expected = expected.remove(expected.get_field_index(name))
+            if schema.equals(expected):
+                return True
+    return False
 
 
 def json_default(value):

@@ -19,6 +19,7 @@ from caffe_workflow.caffe.layout import (
     DataDirError,
     canonical_dir,
     discover,
+    has_labels,
     label_paths,
 )
 from caffe_workflow.config_errors import one_line
@@ -208,15 +209,11 @@ def batch_labels(wildcards):
 def eval_members(model, batch):
     """The batch's images that have a prediction of `model`, with their files."""
     files = PREDICTIONS[model].files
-    members = []
-    for split, stem in layout()[1].get(batch, []):
-        if stem in files:
-            labels = label_paths(DATA_DIR, split, stem)
-            members.append(
-                {"split": split, "stem": stem, "prediction": files[stem]}
-                | {name: str(path) for name, path in labels.items()}
-            )
-    return members
+    return [
+        batches_mod.member(DATA_DIR, split, stem) | {"prediction": files[stem]}
+        for split, stem in layout()[1].get(batch, [])
+        if stem in files
+    ]
 
 
 def eval_batches(model):
@@ -232,7 +229,12 @@ def eval_batch_files(wildcards):
 
 
 def test_stems(wildcards):
-    return sorted(stem for split, stem in layout()[0] if split == "test")
+    """The test images a model is scored on: those with labels."""
+    return sorted(
+        stem
+        for split, stem in layout()[0]
+        if split == "test" and has_labels(*label_paths(DATA_DIR, split, stem).values())
+    )
 
 
 def ignored_stems(wildcards):

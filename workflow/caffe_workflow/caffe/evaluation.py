@@ -349,23 +349,26 @@ def front_error(pred_front: np.ndarray, label_front: np.ndarray, resolution: flo
     }
 
 
+def predicted_front(prediction: np.ndarray, kind: str, resolution: float) -> np.ndarray:
+    """The predicted front after the official post-processing, before the box
+    cut (validate_or_test.py: post_processing; zones:
+    postprocess_zone_segmenation + extract_front_from_zones; fronts:
+    postprocess_front_segmenation). An image without labels has no box: its
+    front is this."""
+    threshold = front_length_threshold(resolution)
+    if kind == "zones":
+        return front_from_zones(prediction, threshold)
+    if kind == "front":
+        return front_from_front_prediction(prediction, threshold)
+    raise ValueError(f"kind must be 'zones' or 'front', not {kind!r}")
+
+
 def postprocessed_front(
     prediction: np.ndarray, kind: str, resolution: float, corners: Corners
 ) -> np.ndarray:
-    """The predicted front that is scored: post-processing, then the box cut.
-
-    validate_or_test.py: post_processing (zones: postprocess_zone_segmenation +
-    extract_front_from_zones; fronts: postprocess_front_segmenation; then
-    mask_prediction_with_bounding_box).
-    """
-    threshold = front_length_threshold(resolution)
-    if kind == "zones":
-        front = front_from_zones(prediction, threshold)
-    elif kind == "front":
-        front = front_from_front_prediction(prediction, threshold)
-    else:
-        raise ValueError(f"kind must be 'zones' or 'front', not {kind!r}")
-    return cut_to_box(front, corners)
+    """The predicted front that is scored: post-processing, then the box cut
+    (validate_or_test.py: post_processing, mask_prediction_with_bounding_box)."""
+    return cut_to_box(predicted_front(prediction, kind, resolution), corners)
 
 
 def evaluate_image(

@@ -78,6 +78,12 @@ def label_paths(data_dir: Path, split: str, stem: str) -> dict[str, Path]:
     return paths
 
 
+def has_labels(zones, front, bbox) -> bool:
+    """True when an image has at least one of its label files; one with none
+    is a valid, unlabelled image."""
+    return any(os.path.exists(p) for p in (zones, front, bbox))
+
+
 def _is_utf8(name: str) -> bool:
     """False for names whose bytes are not UTF-8 (Python holds them as surrogates)."""
     try:

@@ -34,7 +34,12 @@ FIELDS = {
     "zone_ocean_fraction": ("float", "Fraction of pixels with zone ocean (incl. ice melange)"),
     "front_pixels": ("int", "Number of front pixels in the front mask"),
     "front_length_km": ("float", "Calving front length in km"),
-    "valid": ("bool", "True when the name and both masks passed validation"),
+    "valid": ("bool", "True when the name, the image and its labels passed validation"),
+    "labelled": (
+        "bool",
+        "False when the image has none of its label files (tag unlabelled): no zones, "
+        "front or box to show or score",
+    ),
     "problems": ("strlist", "Validation problems (empty when valid)"),
     "warnings": ("strlist", "Validation warnings (e.g. unknown glacier code)"),
     "thumbnail_path": ("str", "Absolute path of the thumbnail shown in the App grid"),

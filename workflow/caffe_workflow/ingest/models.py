@@ -3,10 +3,12 @@
 For each model of the config key ``predictions`` (stage evaluate), every
 sample with a prediction gets
 
-- ``<model>_front``: ``Polylines`` of the post-processed front that was scored;
+- ``<model>_front``: ``Polylines`` of the post-processed front that was scored
+  (on an image without labels: the post-processed front, not cut to a box);
 - ``<model>_mde_m``: its mean distance error in metres (None when left out);
-- ``<model>_status``: "scored", "no_front" (left out of the MDE) or "invalid",
-  and ``<model>_problem``: why a prediction is invalid;
+- ``<model>_status``: "scored", "no_front" (left out of the MDE), "unlabelled"
+  (predicted, nothing to score it against) or "invalid", and
+  ``<model>_problem``: why a prediction is invalid;
 - zone models: ``<model>_zones`` (``Segmentation``, ``mask_path`` to the
   prediction), ``<model>_zone_iou`` (CaFFe's per-image zone IoU) and
   ``<model>_accuracy|precision|recall``, FiftyOne's own per-sample figures of
@@ -128,9 +130,15 @@ def attach_evaluations(rows: list[dict], models: dict) -> None:
 def _fields(model: str, kind: str) -> dict:
     """name -> (kind, description) of one model's sample fields."""
     fields = {
-        f"{model}_front": ("polylines", f"{model}: the scored (post-processed) front"),
+        f"{model}_front": (
+            "polylines",
+            f"{model}: the post-processed front (scored, cut to the box, where labels exist)",
+        ),
         f"{model}_mde_m": ("float", f"{model}: mean distance error (m); None when left out"),
-        f"{model}_status": ("str", f"{model}: scored, no_front (left out) or invalid"),
+        f"{model}_status": (
+            "str",
+            f"{model}: scored, no_front (left out), unlabelled (not scored) or invalid",
+        ),
         f"{model}_problem": ("str", f"{model}: why the prediction is invalid"),
     }
     if kind == "zones":
@@ -177,6 +185,8 @@ def model_values(fo, row: dict, models: dict) -> dict:
             if e is None
             else "invalid"
             if not valid
+            else "unlabelled"
+            if e.get("labelled") is False
             else "scored"
             if e["has_front"]
             else "no_front"

@@ -20,10 +20,10 @@ from caffe_workflow.rows import json_default, row_sha
 
 # Bump when the mapping row -> sample changes, so every sample is rewritten once.
 # 2: catalog_hash from the row's row_sha (caffe_workflow.rows), not the whole row.
-# 3: the field official_split.
-INGEST_FORMAT = 3
+# 3: the field official_split. 4: the field labelled, the tag unlabelled.
+INGEST_FORMAT = 4
 
-MANAGED_TAGS = ("train", "test", "invalid")
+MANAGED_TAGS = ("train", "test", "invalid", "unlabelled")
 
 # Pillow mode -> number of channels, for ImageMetadata.
 _CHANNELS = {"1": 1, "L": 1, "P": 1, "I": 1, "I;16": 1, "F": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -94,6 +94,9 @@ def managed_tags(row: dict) -> list[str]:
     tags = [row["split"]] if row.get("split") in ("train", "test") else []
     if not row.get("valid"):
         tags.append("invalid")
+    # A catalog from before `labelled` has labels on every image.
+    if row.get("labelled") is False:
+        tags.append("unlabelled")
     return tags
 
 

@@ -99,7 +99,8 @@ def _info(glaciers: dict) -> dict:
         "source_doi": "10.1594/PANGAEA.940950",
         "glaciers": glaciers,
         "tags": "train/test: benchmark split; invalid: a name or mask failed validation "
-        "(see the problems field); other tags are yours and are never touched",
+        "(see the problems field); unlabelled: an image without label files; other "
+        "tags are yours and are never touched",
         "fields": {name: description for name, (_, description) in FIELDS.items()}
         | {
             "metadata": "Image size, bytes, MIME type and channels, measured by the per-image step",
@@ -107,7 +108,7 @@ def _info(glaciers: dict) -> dict:
         "app": "zones and front (full-resolution masks) are off by default; tick them "
         "in the sidebar of the sample view. front_lines shows the front as vectors.",
         "managed_saved_views": "train, test, val (the official validation split), "
-        "invalid, one per glacier code (in date "
+        "invalid, unlabelled, one per glacier code (in date "
         "order), glacier-timeline and glacier-sensor-timeline (dynamic groups per "
         "glacier and per glacier and sensor, in date order) and exact-duplicates "
         "(one group per SAR file content shared by several samples) are rewritten "

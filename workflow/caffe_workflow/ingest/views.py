@@ -44,6 +44,10 @@ def _managed_views(dataset, glaciers: dict) -> dict:
             dataset.match_tags("invalid"),
             "Samples whose name or masks failed validation (see problems)",
         ),
+        "unlabelled": (
+            dataset.match_tags("unlabelled"),
+            "Images without zone, front and box labels: models predict them, nothing scores them",
+        ),
     }
     for code, name in sorted(glaciers.items()):
         views[code] = (

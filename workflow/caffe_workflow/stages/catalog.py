@@ -28,10 +28,10 @@ from caffe_workflow.rows import ROW_SCHEMA
 def merge(batch_files: list[Path], catalog: Path) -> dict:
     """Concatenate the batch files into `catalog`; returns the counts and
     the rows the report needs (those with problems or warnings)."""
-    flagged, keys, invalid = [], [], 0
+    flagged, keys, invalid, unlabelled = [], [], 0, 0
 
     def write(f):
-        nonlocal invalid
+        nonlocal invalid, unlabelled
         with pq.ParquetWriter(f, ROW_SCHEMA) as writer:
             for path in batch_files:
                 table = pq.read_table(path)
@@ -43,25 +43,37 @@ def merge(batch_files: list[Path], catalog: Path) -> dict:
                     ["split", "stem", "filepath", "valid", "problems", "warnings"]
                 ).to_pylist()
                 invalid += sum(not r["valid"] for r in small)
+                unlabelled += table.column("labelled").to_pylist().count(False)
                 flagged.extend(r for r in small if r["problems"] or r["warnings"])
 
     write_atomically(catalog, write)
-    return {"rows": len(keys), "invalid": invalid, "flagged": flagged, "keys": keys}
+    return {
+        "rows": len(keys),
+        "invalid": invalid,
+        "unlabelled": unlabelled,
+        "flagged": flagged,
+        "keys": keys,
+    }
 
 
 def write_report(
-    count: int, flagged: list[dict], path: Path, ignored: list[tuple[Path, str]]
+    count: int,
+    flagged: list[dict],
+    path: Path,
+    ignored: list[tuple[Path, str]],
+    unlabelled: int = 0,
 ) -> None:
-    """`flagged`: the rows with problems or warnings, of `count` rows."""
+    """`flagged`: the rows with problems or warnings, of `count` rows, of
+    which `unlabelled` have no label files."""
     rows = sorted(flagged, key=lambda r: (r["split"], r["stem"]))
     invalid = [r for r in rows if r["problems"]]
     warned = [r for r in rows if r["warnings"]]
     lines = [
         "# CaFFe validation report",
         "",
-        f"{count} images: {count - len(invalid)} valid, "
-        f"{len(invalid)} invalid, {len(warned)} with warnings, "
-        f"{len(ignored)} files ignored.",
+        f"{count} images: {count - len(invalid)} valid, {len(invalid)} invalid, "
+        f"{unlabelled} unlabelled (valid, without label files), "
+        f"{len(warned)} with warnings, {len(ignored)} files ignored.",
         "",
     ]
     for title, selected, key in (
@@ -109,7 +121,9 @@ def run(
     """The merge as the workflow runs it (messages on stderr)."""
     catalog, report = Path(catalog), Path(report)
     done = merge([Path(f) for f in batch_files], catalog)
-    write_report(done["rows"], done["flagged"], report, discover(Path(data_dir)).ignored)
+    write_report(
+        done["rows"], done["flagged"], report, discover(Path(data_dir)).ignored, done["unlabelled"]
+    )
     for folder in prune_stale(Path(images_root), done["keys"]):
         print(f"removed results of a source image that is gone: {folder}", file=sys.stderr)
     inputs = {Path(f).resolve() for f in batch_files}
@@ -117,7 +131,8 @@ def run(
         if old.resolve() not in inputs:  # a batch whose images are all gone
             old.unlink()
     print(
-        f"catalog: {done['rows']} images, {done['invalid']} invalid -> {catalog}; "
+        f"catalog: {done['rows']} images, {done['invalid']} invalid, "
+        f"{done['unlabelled']} unlabelled -> {catalog}; "
         f"report -> {report}",
         file=sys.stderr,
     )

@@ -15,6 +15,9 @@ runs it the way the workflow runs the per-image stage (stages/process.py):
 
 A prediction that cannot be scored (wrong size, values outside the set, not
 an image) gives a row with ``valid`` False and the reason; the job goes on.
+A prediction of an image without label files (``labelled`` False) is
+checked against the image's size and post-processed as the benchmark does,
+so the dataset and the report show its front; nothing of it is scored.
 Predictions are read as the official evaluation reads them
 (:mod:`caffe_workflow.prediction_pixels`); the labels as they are.
 """
@@ -38,6 +41,7 @@ from caffe_workflow.atomic import write_atomically
 from caffe_workflow.caffe import evaluation as ev
 from caffe_workflow.caffe.bounding_box import read_corners
 from caffe_workflow.caffe.fronts import trace_fronts
+from caffe_workflow.caffe.layout import has_labels
 from caffe_workflow.caffe.masks import crop_window
 from caffe_workflow.caffe.names import parse_stem
 from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
@@ -60,6 +64,9 @@ ROW_SCHEMA = pa.schema(
         # 8-bit gray file of the labels' values, else its gray copy.
         ("mask_path", pa.string()),
         ("valid", pa.bool_()),
+        # False for an image without label files: its prediction is read and
+        # its front drawn (not cut to a box), nothing is scored.
+        ("labelled", pa.bool_()),
         ("reason", pa.string()),
         ("glacier", pa.string()),
         ("season", pa.string()),
@@ -147,7 +154,8 @@ def evaluate_member(
     postprocessed: bool = False,
     masks_dir: str | os.PathLike | None = None,
 ) -> dict:
-    """One image's row; ``member`` = {split, stem, prediction, front, zones, bbox}.
+    """One image's row; ``member`` = {split, stem, prediction, front, zones,
+    bbox} and, for an image without label files, its ``image``.
     ``postprocessed``: fronts the program that wrote them has post-processed.
     ``masks_dir``: where a zone prediction that is not a gray file of the
     labels' values (RGB, palette, class indices) gets the gray copy FiftyOne
@@ -163,7 +171,10 @@ def evaluate_member(
         ),
         "evaluated_at_ns": time.time_ns(),
         "valid": False,
+        "labelled": has_labels(member["zones"], member["front"], member["bbox"]),
     }
+    if not row["labelled"]:
+        return _unlabelled(row, member, kind, postprocessed, masks_dir)
     try:
         keys = ev.image_keys(member["stem"])
         row.update(keys)
@@ -201,6 +212,39 @@ def evaluate_member(
             for c, v in result["zones"][m].items():
                 row[f"{m}_{c}"] = v
         row["zone_confusion"] = [int(v) for v in result["zones"]["confusion"].ravel()]
+    return row
+
+
+def _unlabelled(row: dict, member: dict, kind: str, postprocessed: bool, masks_dir) -> dict:
+    """The row of a prediction of an image without labels: checked against
+    the image's size, its front post-processed (no box to cut it to)."""
+    try:
+        keys = ev.image_keys(member["stem"])
+        row.update(keys)
+        row["date_taken"] = parse_stem(member["stem"]).date_taken
+        if not member.get("image"):
+            raise ValueError("the image has no labels and its SAR file is not known")
+        with Image.open(member["image"]) as image:
+            row["width"], row["height"] = image.size
+        prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
+        if kind == "zones":
+            row["mask_path"] = _mask_path(member, prediction, row["prediction_encoding"], masks_dir)
+    except (ValueError, OSError) as err:
+        row["reason"] = str(err).splitlines()[0]
+        return row
+    reason = ev.validate_prediction(prediction, (row["height"], row["width"]), kind)
+    if reason is not None:
+        row["reason"] = reason
+        return row
+    front = (
+        prediction == 255
+        if postprocessed
+        else ev.predicted_front(prediction, kind, keys["resolution"])
+    )
+    row["valid"] = True
+    row["has_front"] = bool(front.any())
+    row["pred_pixels"] = int(front.sum())
+    row["front_lines"] = _lines(front)
     return row
 
 
@@ -320,7 +364,9 @@ def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored, source
     ``source``: what was read of the folder (predictions.Predictions.source()).
     """
     test_stems = sorted(test_stems)
-    test = [r for r in rows if r["split"] == "test"]
+    # Predictions of images without labels are shown, not scored.
+    labelled = [r for r in rows if r.get("labelled") is not False]
+    test = [r for r in labelled if r["split"] == "test"]
     valid = [r for r in test if r["valid"]]
     out = {"model": model, "kind": kind, "split": "test"}
     out |= ev.summarize(summary_records(valid))
@@ -333,7 +379,10 @@ def metrics(rows: list[dict], model: str, kind: str, test_stems, ignored, source
     out["ignored_stems"] = sorted(ignored)
     files = ignored_files(ignored, source)
     out["ignored_files"] = {"count": len(files), "files": files}
-    out["other_split_images_evaluated"] = sum(1 for r in rows if r["split"] != "test")
+    out["other_split_images_evaluated"] = sum(1 for r in labelled if r["split"] != "test")
+    out["unlabelled_images_predicted"] = sum(
+        1 for r in rows if r.get("labelled") is False and r["valid"]
+    )
     if source:
         out["source"] = {k: source[k] for k in ("folder", "layout", "postprocessed", "other_kind")}
     return out

@@ -13,6 +13,10 @@ could be made, `thumbnail.jpg`, `zones.png` and `front.png` (byte copies of
 masks that passed validation). Everything is written into a hidden sibling
 folder first and renamed at the end, so the folder is either complete or absent.
 
+An image with none of its three label files is a valid, unlabelled image
+(`labelled` False): a new acquisition. One with some but not all of them is
+invalid, each missing file a problem.
+
 Bad input never fails the job: what is wrong goes into the row's `problems`
 (the image is invalid) or `warnings` (it was handled), and the job succeeds.
 `process` runs in threads (Pillow's decoding, resizing and hashing release
@@ -41,10 +45,11 @@ from caffe_workflow.caffe.bounding_box import read_front_extent
 from caffe_workflow.caffe.features import sar_features
 from caffe_workflow.caffe.fronts import polyline_length, trace_fronts
 from caffe_workflow.caffe.labels import check_front, check_zones
+from caffe_workflow.caffe.layout import has_labels
 from caffe_workflow.caffe.names import parse_stem
 from caffe_workflow.caffe.splits import official_split
 from caffe_workflow.fingerprint import fingerprint as stat_fingerprint
-from caffe_workflow.rows import EARLIER_SCHEMAS, ROW_SCHEMA, row_sha, rows_table
+from caffe_workflow.rows import earlier_schema, row_sha, rows_table
 
 # Refuse images beyond this many pixels rather than exhaust memory. The largest
 # CaFFe image (COL at 7 m) has 9.4 megapixels.
@@ -169,7 +174,10 @@ def process(
         "fingerprint": stamp,
     }
 
+    labelled = has_labels(zones_path, front_path, bbox_path)
+    row["labelled"] = labelled
     image = _open(image_path, "image", problems, data)
+    size = None
     if image is not None:
         row.update(width=image.width, height=image.height, image_mode=image.mode)
         gray = _to_grayscale(image, warns)
@@ -178,7 +186,7 @@ def process(
         row["features"] = sar_features(gray).tolist()
         size = image.size
         del image, gray, data  # the full-size pixels are no longer needed
-
+    if size is not None and labelled:
         zones = _open(zones_path, "zone mask", problems)
         fractions = zones and check_zones(zones, size, problems)
         if fractions:
@@ -265,7 +273,7 @@ def run_batch(
     if rows_path.exists():
         try:
             previous = pq.read_table(rows_path)
-            if any(previous.schema.equals(s) for s in (ROW_SCHEMA, *EARLIER_SCHEMAS)):
+            if earlier_schema(previous.schema):
                 old = {(r["split"], r["stem"]): r for r in previous.to_pylist()}
         except (OSError, pa.ArrowException) as err:  # a damaged file: redo the batch
             print(f"not reusing {rows_path} ({err})", file=sys.stderr)
@@ -278,11 +286,17 @@ def run_batch(
             or row["fingerprint"]
             != fingerprint(m["image"], m["zones"], m["front"], m["bbox"], thumbnail_height)
             or not (images_root / m["split"] / m["stem"]).is_dir()
+            # A row from before `labelled` of an image without labels: it
+            # was made invalid for that, so it is made again.
+            or (row.get("labelled") is None and not has_labels(m["zones"], m["front"], m["bbox"]))
         ):
             todo.append(m)
         else:
-            if row.get("official_split") is None:  # an earlier row: a new row_sha too
+            # Columns added since the row was made (rows.LATER_COLUMNS): a new row_sha too.
+            if row.get("official_split") is None:
                 row |= {"official_split": official_split(*key), "row_sha": None}
+            if row.get("labelled") is None:
+                row |= {"labelled": True, "row_sha": None}
             rows[key] = row
             sys.stderr.writelines(_messages(m["image"], row))
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
