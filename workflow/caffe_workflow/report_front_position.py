@@ -4,12 +4,15 @@ computes it; this module reads the files and draws).
 
     python -m caffe_workflow.report_front_position --catalog results/catalog.parquet \
         --png results/report/front_position.png --table results/report/front_position.csv \
-        [--model NAME=results/<dataset>/models/NAME/per_image.parquet ...]
+        [--model NAME=results/<dataset>/evaluation/NAME/per_image.parquet ...]
 
-Labelled fronts come from the catalog's ``front_lines``; a model's fronts from
-its per-image rows (the evaluate stage's ``per_image.parquet``: the scored,
-post-processed front). The zone masks of a few labelled images per glacier
-(the catalog's ``zones_path``) give the downstream direction.
+Rule front_position runs it with every scored model. Labelled fronts come
+from the catalog's ``front_lines`` (images without labels have none); a
+model's fronts from its valid per-image rows (the evaluate stage's
+``per_image.parquet``: the post-processed front, on images without labels
+the whole front; every front is cut to the glacier's box when measured).
+The zone masks of a few labelled images per glacier (the catalog's
+``zones_path``) give the downstream direction.
 """
 
 from __future__ import annotations
