@@ -417,7 +417,11 @@ def test_the_rules_files_give_model_positions_also_on_images_without_labels(tmp_
     first = labelled[0]["stem"]  # its front is at 0 m
     per_image = write_per_image(
         tmp_path / "per_image.parquet",
-        [model_row(first, 500.0), model_row(bare, 2000.0, labelled=False)],
+        # The row of the image without labels may have no size: the catalog's is used.
+        [
+            model_row(first, 500.0),
+            model_row(bare, 2000.0, labelled=False) | {"width": None, "height": None},
+        ],
         [True, False] if with_column else None,
     )
     png, csv = tmp_path / "front_position.png", tmp_path / "front_position.csv"

@@ -103,7 +103,8 @@ def scene(tmp_path):
     catalog = write_catalog(tmp_path / "catalog.parquet", rows, [r is not bare for r in rows])
     scored = [model_row(r, front(i + 1)) for i, r in enumerate(jac[1:4])]
     scored += [model_row(other, front(2)), model_row(jac[4], None, valid=False)]
-    scored.append(model_row(bare, front(9), labelled=False))
+    # Its row may have no size (no label to read it from): the image's is used.
+    scored.append(model_row(bare, front(9), labelled=False) | {"width": None, "height": None})
     flags = [True] * (len(scored) - 1) + [False]
     return {
         "catalog": catalog,
@@ -146,8 +147,9 @@ def test_the_pair_is_of_one_footprint_in_date_order(scene):
     labels, _ = plots._without_lines(
         pq.read_table(scene["catalog"], columns=plots.FRONT_MAP_COLUMNS)
     )
-    model, _ = plots.load_model_fronts(scene["per_image"])
+    model, _ = plots.load_model_fronts(scene["per_image"], labels)
     assert list(model["labelled"]) == [True] * 4 + [False]  # the invalid row is left out
+    assert list(model["width"]) == [SIZE[0]] * 3 + [200, SIZE[0]]  # the last from the catalog
     pair = plots.pair_groups(labels, model)["JAC"]
     for side in ("labels", "model"):
         assert list(pair[side]["date_taken"]) == sorted(pair[side]["date_taken"])

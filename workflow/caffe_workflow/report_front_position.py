@@ -81,6 +81,20 @@ def load_predictions(per_image: dict[str, str | os.PathLike]) -> dict[str, pd.Da
     return {model: pd.read_parquet(p, columns=PREDICTION_COLUMNS) for model, p in per_image.items()}
 
 
+def with_image_sizes(rows: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """A model's rows with the catalog's width, height and resolution of the
+    image where a row has none."""
+    images = catalog.drop_duplicates("stem").set_index("stem")
+    rows = rows.copy()
+    for column, source in (
+        ("width", "width"),
+        ("height", "height"),
+        ("resolution", "spatial_resolution"),
+    ):
+        rows[column] = rows[column].fillna(rows["stem"].map(images[source]))
+    return rows
+
+
 def _glaciers(names) -> list[str]:
     present = {g for g in names if isinstance(g, str)}
     return [g for g in GLACIERS if g in present] + sorted(present - set(GLACIERS))
@@ -219,6 +233,7 @@ def write_front_positions(
     summary, problems: one line each)."""
     problems: list[str] = []
     refs = fp.references(catalog, read_zones, problems=problems)
+    predictions = {m: with_image_sizes(df, catalog) for m, df in (predictions or {}).items()}
     table = fp.positions(catalog, predictions, refs, min_coverage)
     summary = plot_front_positions(table, refs, png, min_coverage)
     if table_path is not None:

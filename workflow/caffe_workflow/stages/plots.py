@@ -537,10 +537,14 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
 # ---------------------------------------------------------------- a model's fronts
 
 
-def load_model_fronts(per_image: str | os.PathLike) -> tuple[pd.DataFrame, object]:
-    """A model's valid per-image rows without their lines, with ``has_front``
-    and ``labelled`` (True where the file has no such column), and the lines
-    (Arrow) to take the drawn ones from."""
+def load_model_fronts(
+    per_image: str | os.PathLike, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, object]:
+    """A model's valid per-image rows without their lines, with ``has_front``,
+    ``labelled`` (True where the file has no such column) and, from the
+    catalog's rows ``labels``, each image's satellite, resolution, thumbnail
+    and (where the row has none) size; and the lines (Arrow) to take the
+    drawn ones from."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -556,6 +560,11 @@ def load_model_fronts(per_image: str | os.PathLike) -> tuple[pd.DataFrame, objec
     table = table.filter(pc.fill_null(table.column("valid"), False))
     df, lines = _without_lines(table)
     df["labelled"] = df["labelled"].fillna(True).astype(bool) if "labelled" in df else True
+    images = labels.drop_duplicates("stem").set_index("stem")
+    for column in ("satellite", "spatial_resolution", "thumbnail_path"):
+        df[column] = df["stem"].map(images[column])
+    for column in ("width", "height"):  # a row without one: the image's
+        df[column] = df[column].fillna(df["stem"].map(images[column]))
     return df, lines
 
 
@@ -690,10 +699,7 @@ def write_model_fronts(
     import pyarrow.parquet as pq
 
     labels, label_lines = _without_lines(pq.read_table(catalog, columns=FRONT_MAP_COLUMNS))
-    model, model_lines = load_model_fronts(per_image)
-    by_stem = labels.set_index("stem")
-    for column in ("satellite", "spatial_resolution", "thumbnail_path"):
-        model[column] = model["stem"].map(by_stem[column])
+    model, model_lines = load_model_fronts(per_image, labels)
     pairs = pair_groups(labels, model)
     labels = _with_lines(
         labels, label_lines, [drawn_fronts(p["labels"], max_fronts) for p in pairs.values()]
