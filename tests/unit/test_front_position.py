@@ -439,6 +439,9 @@ def test_the_rules_files_give_model_positions_also_on_images_without_labels(tmp_
     # The model's fronts in the labelled fronts' box, the bare image's too.
     assert net[first] - label[first] == pytest.approx(500.0, abs=25.0)
     assert net[bare] - label[first] == pytest.approx(2000.0, abs=25.0)
+    labelled = table.set_index(["source", "stem"])["labelled"]
+    assert bool(labelled["net", first]) and bool(labelled["net", bare]) == (not with_column)
+    assert table[table["source"] == "label"]["labelled"].all()
     with Image.open(png) as image:
         assert image.format == "PNG"
 

@@ -70,7 +70,10 @@ def test_report_holds_figures_table_and_captions(tmp_path, fiftyone_env):
 
     # The model's positions beside the labelled ones, on every image it scored.
     positions = (out / "front_position.csv").read_text().splitlines()
-    assert positions[0] == "stem,glacier,date,source,satellite,resolution_m,position_m,coverage"
+    assert (
+        positions[0]
+        == "stem,glacier,date,source,satellite,resolution_m,position_m,coverage,labelled"
+    )
     by_source = {}
     for line in positions[1:]:
         by_source.setdefault(line.split(",")[3], set()).add(line.split(",")[0])

@@ -77,8 +77,15 @@ def load_catalog(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_predictions(per_image: dict[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
-    """{model: its per-image rows} from {model: per_image.parquet}."""
-    return {model: pd.read_parquet(p, columns=PREDICTION_COLUMNS) for model, p in per_image.items()}
+    """{model: its per-image rows} from {model: per_image.parquet}, with the
+    column ``labelled`` where the file has it."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    for model, path in per_image.items():
+        optional = [c for c in ("labelled",) if c in pq.read_schema(path).names]
+        out[model] = pd.read_parquet(path, columns=PREDICTION_COLUMNS + optional)
+    return out
 
 
 def with_image_sizes(rows: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
