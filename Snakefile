@@ -2,8 +2,9 @@
 # Stages, each one rule file (workflow/rules/), one rule and one module
 # (caffe_workflow.stages): fetch (only when the default data_dir is missing),
 # check (the start check), process (per image), catalog, predict (models in
-# `models`), evaluate (models in `predictions` and `models`), ingest, plots,
-# summary (on the console). The start check and the summary are rules, not
+# `models`), evaluate (models in `predictions` and `models`), ingest, plots
+# (+ front_position and model_fronts, the figures that read the models'
+# fronts), summary (on the console). The start check and the summary are rules, not
 # onstart/onsuccess hooks, so that they also run when this workflow is used
 # as a module.
 import os
@@ -37,6 +38,8 @@ rule all:
         rules.catalog.output,
         rules.ingest.output,
         rules.plots.output,
+        rules.front_position.output,
+        expand(rules.model_fronts.output.figure, model=EVALUATIONS),
         [e["metrics"] for e in EVALUATIONS.values()],
         rules.evaluation_report.output if EVALUATIONS else [],
         rules.image_folders.output,

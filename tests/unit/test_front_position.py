@@ -6,13 +6,17 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from caffe_workflow import report_front_position as report
+from caffe_workflow import rows as catalog_schema
 from caffe_workflow.caffe import front_position as fp
 from caffe_workflow.caffe.fronts import trace_fronts
 from caffe_workflow.caffe.labels import GLACIER, OCEAN, ROCK
+from caffe_workflow.stages import evaluate
 
 
 def box_along_y(width_m=800.0, centre_x=500.0, box=None):
@@ -337,5 +341,131 @@ def test_the_figure_of_nothing(tmp_path):
         pd.DataFrame(columns=report.CATALOG_COLUMNS), png
     )
     assert table.empty and summary == {} and problems == []
+    with Image.open(png) as image:
+        assert image.format == "PNG"
+
+
+# ---------------------------------------------------------------- the rule's files
+
+
+def write_catalog(path, rows: list[dict], labelled: list[bool]):
+    """rows -> the catalog's schema, with the column `labelled`."""
+    table = catalog_schema.rows_table(rows)
+    pq.write_table(table.append_column("labelled", pa.array(labelled, pa.bool_())), path)
+    return path
+
+
+def write_per_image(path, rows: list[dict], labelled: list[bool] | None):
+    """rows -> the evaluate stage's schema, with `labelled` unless None."""
+    table = evaluate.rows_table(rows)
+    if labelled is not None:
+        table = table.append_column("labelled", pa.array(labelled, pa.bool_()))
+    pq.write_table(table, path)
+    return path
+
+
+def model_row(stem, shift, res=20, labelled=True):
+    """A model's row: the straight front of the synthetic glacier at `shift` m."""
+    zones, front = synthetic_scene(shift, res)
+    h, w = zones.shape
+    lines = trace_fronts(front.tobytes(), w, h)
+    name = stem.split("_")
+    return {
+        "stem": stem,
+        "split": "test",
+        "model": "net",
+        "kind": "zones",
+        "valid": True,
+        "glacier": name[0],
+        "resolution": res,
+        "date_taken": dt.date.fromisoformat(name[1]),
+        "width": w,
+        "height": h,
+        "has_front": True,
+        "mde_m": 10.0 if labelled else None,  # images without labels have no error
+        "front_lines": [[[x / w, y / h] for x, y in line] for line in lines],
+    }
+
+
+def bare_row(stem, res=20):
+    """A catalog row of an image without label files (valid, no front)."""
+    zones, _ = synthetic_scene(0.0, res)
+    h, w = zones.shape
+    name = stem.split("_")
+    return {
+        "stem": stem,
+        "glacier": name[0],
+        "date_taken": dt.date.fromisoformat(name[1]),
+        "satellite": "TSX",
+        "spatial_resolution": res,
+        "width": w,
+        "height": h,
+        "valid": True,
+    }
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("with_column", [True, False])
+def test_the_rules_files_give_model_positions_also_on_images_without_labels(tmp_path, with_column):
+    labelled = catalog_rows(tmp_path).to_dict("records")
+    bare = "G_2010-06-01_TSX_20_1_001"
+    catalog = write_catalog(
+        tmp_path / "catalog.parquet",
+        [*labelled, bare_row(bare)],
+        [True] * len(labelled) + [False],
+    )
+    first = labelled[0]["stem"]  # its front is at 0 m
+    per_image = write_per_image(
+        tmp_path / "per_image.parquet",
+        # The row of the image without labels may have no size: the catalog's is used.
+        [
+            model_row(first, 500.0),
+            model_row(bare, 2000.0, labelled=False) | {"width": None, "height": None},
+        ],
+        [True, False] if with_column else None,
+    )
+    png, csv = tmp_path / "front_position.png", tmp_path / "front_position.csv"
+    assert (
+        report.main(
+            ["--catalog", str(catalog), "--png", str(png), "--table", str(csv)]
+            + ["--model", f"net={per_image}"]
+        )
+        == 0
+    )
+    table = pd.read_csv(csv)
+    assert len(table[table["source"] == "label"]) == len(SHIFTS)  # not the bare image
+    net = table[table["source"] == "net"].set_index("stem")["position_m"]
+    label = table[table["source"] == "label"].set_index("stem")["position_m"]
+    # The model's fronts in the labelled fronts' box, the bare image's too.
+    assert net[first] - label[first] == pytest.approx(500.0, abs=25.0)
+    assert net[bare] - label[first] == pytest.approx(2000.0, abs=25.0)
+    labelled = table.set_index(["source", "stem"])["labelled"]
+    assert bool(labelled["net", first]) and bool(labelled["net", bare]) == (not with_column)
+    assert table[table["source"] == "label"]["labelled"].all()
+    with Image.open(png) as image:
+        assert image.format == "PNG"
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_catalog_without_labelled_fronts_with_a_model(tmp_path):
+    stems = ["G_2010-06-01_TSX_20_1_001", "G_2011-06-01_TSX_20_1_001"]
+    catalog = write_catalog(
+        tmp_path / "catalog.parquet", [bare_row(s) for s in stems], [False, False]
+    )
+    per_image = write_per_image(
+        tmp_path / "per_image.parquet",
+        [model_row(s, 1000.0, labelled=False) for s in stems],
+        [False, False],
+    )
+    png = tmp_path / "front_position.png"
+    table, summary, problems = report.write_front_positions(
+        report.load_catalog(catalog),
+        png,
+        tmp_path / "t.csv",
+        report.load_predictions({"net": per_image}),
+    )
+    assert problems == [] and summary["G"]["reference"] is None
+    assert summary["G"]["left_out"] == {"net": 2}
+    assert table["position_m"].isna().all()
     with Image.open(png) as image:
         assert image.format == "PNG"

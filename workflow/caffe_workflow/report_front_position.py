@@ -4,12 +4,15 @@ computes it; this module reads the files and draws).
 
     python -m caffe_workflow.report_front_position --catalog results/catalog.parquet \
         --png results/report/front_position.png --table results/report/front_position.csv \
-        [--model NAME=results/<dataset>/models/NAME/per_image.parquet ...]
+        [--model NAME=results/<dataset>/evaluation/NAME/per_image.parquet ...]
 
-Labelled fronts come from the catalog's ``front_lines``; a model's fronts from
-its per-image rows (the evaluate stage's ``per_image.parquet``: the scored,
-post-processed front). The zone masks of a few labelled images per glacier
-(the catalog's ``zones_path``) give the downstream direction.
+Rule front_position runs it with every scored model. Labelled fronts come
+from the catalog's ``front_lines`` (images without labels have none); a
+model's fronts from its valid per-image rows (the evaluate stage's
+``per_image.parquet``: the post-processed front, on images without labels
+the whole front; every front is cut to the glacier's box when measured).
+The zone masks of a few labelled images per glacier (the catalog's
+``zones_path``) give the downstream direction.
 """
 
 from __future__ import annotations
@@ -74,8 +77,29 @@ def load_catalog(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_predictions(per_image: dict[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
-    """{model: its per-image rows} from {model: per_image.parquet}."""
-    return {model: pd.read_parquet(p, columns=PREDICTION_COLUMNS) for model, p in per_image.items()}
+    """{model: its per-image rows} from {model: per_image.parquet}, with the
+    column ``labelled`` where the file has it."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    for model, path in per_image.items():
+        optional = [c for c in ("labelled",) if c in pq.read_schema(path).names]
+        out[model] = pd.read_parquet(path, columns=PREDICTION_COLUMNS + optional)
+    return out
+
+
+def with_image_sizes(rows: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """A model's rows with the catalog's width, height and resolution of the
+    image where a row has none."""
+    images = catalog.drop_duplicates("stem").set_index("stem")
+    rows = rows.copy()
+    for column, source in (
+        ("width", "width"),
+        ("height", "height"),
+        ("resolution", "spatial_resolution"),
+    ):
+        rows[column] = rows[column].fillna(rows["stem"].map(images[source]))
+    return rows
 
 
 def _glaciers(names) -> list[str]:
@@ -216,6 +240,7 @@ def write_front_positions(
     summary, problems: one line each)."""
     problems: list[str] = []
     refs = fp.references(catalog, read_zones, problems=problems)
+    predictions = {m: with_image_sizes(df, catalog) for m, df in (predictions or {}).items()}
     table = fp.positions(catalog, predictions, refs, min_coverage)
     summary = plot_front_positions(table, refs, png, min_coverage)
     if table_path is not None:

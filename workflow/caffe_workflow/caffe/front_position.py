@@ -394,6 +394,7 @@ POSITION_COLUMNS = [
     "resolution_m",
     "position_m",
     "coverage",
+    "labelled",  # the image has labels (a model's fronts may be on images without)
 ]
 
 
@@ -520,6 +521,11 @@ def _zone_votes(rows, read_zones, limit, distance_m, problems) -> list[np.ndarra
     return votes
 
 
+def _is_labelled(value) -> bool:
+    """A row's ``labelled``: missing (None, NaN) means True."""
+    return True if value is None or value != value else bool(value)
+
+
 def _rows_positions(rows, refs, source, resolution_col, min_coverage):
     out = []
     for row in rows.itertuples(index=False):
@@ -542,6 +548,7 @@ def _rows_positions(rows, refs, source, resolution_col, min_coverage):
                 # NaN coverage (no reference) fails the test too
                 "position_m": pos if coverage >= min_coverage else math.nan,
                 "coverage": coverage,
+                "labelled": _is_labelled(getattr(row, "labelled", True)),
             }
         )
     return out
@@ -558,8 +565,9 @@ def positions(
 
     ``predictions``: per model, rows with stem, glacier, date_taken, width,
     height, resolution (m/px) and front_lines (normalised), as in the
-    evaluate stage's per_image.parquet; rows with ``valid`` False are left
-    out. A front covering less than ``min_coverage`` of its glacier's box
+    evaluate stage's per_image.parquet, and optionally ``labelled`` (False:
+    an image without labels; missing means True); rows with ``valid`` False
+    are left out. A front covering less than ``min_coverage`` of its glacier's box
     width, or missing it, keeps its row with position_m NaN; so does a front
     of a glacier without a reference (coverage NaN). Rows without a glacier,
     date, size or resolution (an unparsed name, an unreadable image: the

@@ -1,13 +1,18 @@
 """Figures and the validation table for the Snakemake report, from the catalog.
 
     python -m caffe_workflow.stages.plots --catalog results/catalog.parquet \
-        --out-dir results/report
+        --out-dir results/report [--model NAME=results/<dataset>/evaluation/NAME/per_image.parquet]
 
 Writes into --out-dir (names in OUTPUTS): images per glacier over time by
 sensor, the quality-factor and resolution mix, front length over time per
 glacier, the traced fronts per glacier drawn over a thumbnail and coloured by
 date, and an HTML table of every image with a problem or warning. Rows whose
 name could not be parsed (no glacier or date) appear only in the table.
+
+With --model (rule model_fronts, one job per model), also
+``fronts_over_time/NAME.png``: per glacier the model scored, its fronts
+through time beside the labelled fronts of the same images
+(:func:`write_model_fronts`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ OUTPUTS = {
     "front_maps": "fronts_over_time.png",
     "validation": "validation.html",
 }
+# Rule model_fronts: <out-dir>/fronts_over_time/<model>.png, one per model.
+MODEL_FRONTS_DIR = "fronts_over_time"
 
 # One fixed colour per known sensor, so all figures agree.
 _PALETTE = plt.get_cmap("tab10").colors
@@ -253,6 +260,9 @@ FRONT_MAP_COLUMNS = [
     "front_lines",
     "thumbnail_path",
 ]
+# A model's per-image rows (the evaluate stage's per_image.parquet) the model's
+# figure reads; ``labelled`` (False: an image without labels) is optional.
+MODEL_FRONT_COLUMNS = ["stem", "glacier", "date_taken", "width", "height", "front_lines", "valid"]
 
 
 # Fronts drawn per panel at most; beyond that, evenly spaced in time (the first
@@ -269,25 +279,38 @@ def drawn_fronts(group: pd.DataFrame, limit: int = MAX_FRONTS) -> pd.DataFrame:
     return group.iloc[np.linspace(0, len(group) - 1, limit).round().astype(int)]
 
 
+def _without_lines(table) -> tuple[pd.DataFrame, object]:
+    """(the table's other columns as a frame, with ``has_front`` and
+    ``date_taken`` as datetimes; its ``front_lines`` column, still Arrow)."""
+    import pyarrow.compute as pc
+
+    lines = table.column("front_lines")
+    df = table.drop_columns(["front_lines"]).to_pandas()
+    df["date_taken"] = pd.to_datetime(df["date_taken"])
+    df["has_front"] = pc.fill_null(pc.list_value_length(lines), 0).to_numpy() > 0
+    return df, lines
+
+
+def _with_lines(df: pd.DataFrame, lines, groups) -> pd.DataFrame:
+    """``df`` with ``front_lines`` of the rows of ``groups`` (frames of its
+    rows, by index) as Python lists, None elsewhere."""
+    groups = [g for g in groups if not g.empty]
+    drawn = np.unique(np.concatenate([g.index.to_numpy() for g in groups])) if groups else []
+    df["front_lines"] = None
+    if len(drawn):
+        df.loc[drawn, "front_lines"] = pd.Series(lines.take(drawn).to_pylist(), index=drawn)
+    return df
+
+
 def load_front_maps(path: str | os.PathLike) -> pd.DataFrame:
     """The figure's columns, with ``has_front``; ``front_lines`` only for the
     images drawn (footprint_groups, drawn_fronts), None elsewhere: as Python
     lists every image's lines made this the largest process of a rerun at
     20,000 images (381 MB), while they are compact in Arrow until then."""
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=FRONT_MAP_COLUMNS)
-    lines = table.column("front_lines")
-    df = table.drop_columns(["front_lines"]).to_pandas()
-    df["date_taken"] = pd.to_datetime(df["date_taken"])
-    df["has_front"] = pc.fill_null(pc.list_value_length(lines), 0).to_numpy() > 0
-    groups = [drawn_fronts(g) for g in footprint_groups(df).values() if not g.empty]
-    drawn = np.sort(np.concatenate([g.index.to_numpy() for g in groups])) if groups else []
-    df["front_lines"] = None
-    if len(drawn):
-        df.loc[drawn, "front_lines"] = pd.Series(lines.take(drawn).to_pylist(), index=drawn)
-    return df
+    df, lines = _without_lines(pq.read_table(path, columns=FRONT_MAP_COLUMNS))
+    return _with_lines(df, lines, [drawn_fronts(g) for g in footprint_groups(df).values()])
 
 
 def footprint_groups(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -322,7 +345,7 @@ def _background(group: pd.DataFrame):
     from PIL import Image
 
     for stem, path in zip(group["stem"][::-1], group["thumbnail_path"][::-1]):
-        if path and os.path.exists(path):
+        if isinstance(path, str) and path and os.path.exists(path):
             try:
                 with Image.open(path) as image:
                     return stem, image.convert("L")
@@ -349,6 +372,118 @@ def _date_ticks(dates: pd.Series) -> list[float]:
 _FRONT_CMAP = matplotlib.colors.ListedColormap(plt.get_cmap("plasma")(np.linspace(0.15, 1, 256)))
 
 
+def _date_norm(dates: pd.Series):
+    """The colour scale of fronts dated `dates` (one day wide for one date)."""
+    import matplotlib.dates as mdates
+
+    days = mdates.date2num(dates.dt.to_pydatetime())
+    lo, hi = float(days.min()), float(days.max())
+    return matplotlib.colors.Normalize(lo - (hi == lo), hi + (hi == lo))
+
+
+def _segments(shown: pd.DataFrame, width: int, height: int, norm) -> tuple[list, list]:
+    """(segments in pixels, their colours) of the fronts of `shown`."""
+    import matplotlib.dates as mdates
+
+    days = mdates.date2num(shown["date_taken"].dt.to_pydatetime())
+    segments, colours = [], []
+    for lines, day in zip(shown["front_lines"], days):
+        for line in lines if lines is not None else ():
+            points = np.asarray([tuple(p) for p in line], dtype=float).reshape(-1, 2)
+            if len(points) >= 2:
+                segments.append(points * (width, height))
+                colours.append(_FRONT_CMAP(norm(day)))
+    return segments, colours
+
+
+def _draw_fronts(
+    fig, ax, segments, colours, size, thumb, norm, dates: pd.Series, zoom_to=None
+) -> None:
+    """Fronts over a thumbnail (grey without one), zoomed to the points of
+    `zoom_to` (default: the segments) with a margin, and a date colour bar."""
+    import matplotlib.dates as mdates
+    from matplotlib.collections import LineCollection
+
+    width, height = size
+    if thumb is not None:
+        ax.imshow(
+            np.asarray(thumb),
+            cmap="gray",
+            vmin=0,
+            vmax=255,
+            extent=(0, width, height, 0),
+            interpolation="bilinear",
+        )
+    else:
+        ax.set_facecolor("0.85")
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.3))
+    zoom = segments if zoom_to is None else zoom_to
+    if zoom:
+        allpts = np.concatenate(zoom)
+        (x0, y0), (x1, y1) = allpts.min(axis=0), allpts.max(axis=0)
+        pad = max(0.15 * max(x1 - x0, y1 - y0), 0.05 * max(width, height))
+        ax.set_xlim(max(0, x0 - pad), min(width, x1 + pad))
+        ax.set_ylim(min(height, y1 + pad), max(0, y0 - pad))  # image y runs downwards
+    else:
+        ax.set_xlim(0, width)
+        ax.set_ylim(height, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    bar = fig.colorbar(
+        matplotlib.cm.ScalarMappable(norm=norm, cmap=_FRONT_CMAP), ax=ax, fraction=0.046, pad=0.02
+    )
+    bar.set_ticks(_date_ticks(dates))
+    bar.ax.yaxis.set_major_formatter(
+        mdates.DateFormatter("%Y" if len(bar.get_ticks()) > 2 else "%Y-%m-%d")
+    )
+    bar.ax.tick_params(labelsize=7)
+
+
+def _fronts_count(shown: pd.DataFrame, group: pd.DataFrame) -> str:
+    """'12 fronts', or '200 of 4670 fronts' when not all are drawn."""
+    if len(shown) < len(group):
+        return f"{len(shown)} of {_count(len(group), 'front')}"
+    return _count(len(group), "front")
+
+
+def _footprint_line(size, rows: pd.DataFrame) -> str:
+    """'960×720 px (7/20 m, 2004–2011)': the image size, resolutions, years."""
+    resolutions = sorted(set(rows["spatial_resolution"].dropna().astype(int)))
+    res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
+    return f"{size[0]}\u00d7{size[1]} px ({res}{_years(rows['date_taken'])})"
+
+
+def _no_fronts() -> dict:
+    return {
+        "size": None,
+        "images": 0,
+        "of": 0,
+        "polylines": 0,
+        "sensors": [],
+        "first": None,
+        "last": None,
+        "thumbnail": None,
+    }
+
+
+def _grid(panels: int, per_row: int, width: float = 4.6):
+    """A figure of `panels` panels, `per_row` a row: (fig, flat list of axes)."""
+    ncols = min(per_row, max(panels, 1))
+    nrows = max(1, -(-panels // ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols + 1, 4.2 * nrows + 0.6), squeeze=False
+    )
+    return fig, list(axes.flat)
+
+
+def _save(fig, path, title: str) -> None:
+    fig.suptitle(title, x=0.02, ha="left", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) -> dict[str, dict]:
     """One panel per glacier: the fronts of its largest footprint group over
     the latest readable thumbnail of that group, coloured by date, each panel
@@ -356,93 +491,30 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
     was drawn: {"size", "images" (drawn), "of" (in the group), "polylines",
     "sensors", "first", "last", "thumbnail"} (size None and images 0 for a
     glacier without fronts)."""
-    import matplotlib.dates as mdates
-    from matplotlib.collections import LineCollection
-
     groups = footprint_groups(df)
-    ncols = min(3, max(len(groups), 1))
-    nrows = max(1, -(-len(groups) // ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(4.6 * ncols + 1, 4.2 * nrows + 0.6), squeeze=False
-    )
-    flat = list(axes.flat)
+    fig, flat = _grid(len(groups), 3)
     if not groups:
         _empty(flat[0])
     drawn = {}
     for ax, (glacier, group) in zip(flat, groups.items()):
         if group.empty:
             _empty(ax, f"{glacier}: no traced fronts")
-            drawn[glacier] = {
-                "size": None,
-                "images": 0,
-                "of": 0,
-                "polylines": 0,
-                "sensors": [],
-                "first": None,
-                "last": None,
-                "thumbnail": None,
-            }
+            drawn[glacier] = _no_fronts()
             continue
-        width, height = int(group["width"].iloc[0]), int(group["height"].iloc[0])
+        size = (int(group["width"].iloc[0]), int(group["height"].iloc[0]))
         shown = drawn_fronts(group, max_fronts)
         stem, thumb = _background(group)
-        if thumb is not None:
-            ax.imshow(
-                np.asarray(thumb),
-                cmap="gray",
-                vmin=0,
-                vmax=255,
-                extent=(0, width, height, 0),
-                interpolation="bilinear",
-            )
-        else:
-            ax.set_facecolor("0.85")
-        days = mdates.date2num(shown["date_taken"].dt.to_pydatetime())
-        lo, hi = float(days.min()), float(days.max())  # the group's: first and last are shown
-        norm = matplotlib.colors.Normalize(lo - (hi == lo), hi + (hi == lo))
-        segments, colours = [], []
-        for lines, day in zip(shown["front_lines"], days):
-            for line in lines:
-                points = np.asarray([tuple(p) for p in line], dtype=float)
-                if len(points) >= 2:
-                    segments.append(points * (width, height))
-                    colours.append(_FRONT_CMAP(norm(day)))
-        ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.3))
-        # Zoom to the fronts, with a margin; image y runs downwards.
-        allpts = np.concatenate(segments)
-        (x0, y0), (x1, y1) = allpts.min(axis=0), allpts.max(axis=0)
-        pad = max(0.15 * max(x1 - x0, y1 - y0), 0.05 * max(width, height))
-        ax.set_xlim(max(0, x0 - pad), min(width, x1 + pad))
-        ax.set_ylim(min(height, y1 + pad), max(0, y0 - pad))
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        norm = _date_norm(shown["date_taken"])  # the group's: first and last are shown
+        segments, colours = _segments(shown, *size, norm)
+        _draw_fronts(fig, ax, segments, colours, size, thumb, norm, group["date_taken"])
         sensors = _in_order(group["satellite"], SENSOR_BANDS)
-        resolutions = sorted(set(group["spatial_resolution"].dropna().astype(int)))
-        res = "/".join(str(r) for r in resolutions) + " m, " if resolutions else ""
-        count = (
-            f"{len(shown)} of {_count(len(group), 'front')}"
-            if len(shown) < len(group)
-            else _count(len(group), "front")
-        )
         ax.set_title(
-            f"{glacier}: {count}, {'/'.join(sensors)}\n"
-            f"{width}\u00d7{height} px ({res}{_years(group['date_taken'])})",
+            f"{glacier}: {_fronts_count(shown, group)}, {'/'.join(sensors)}\n"
+            + _footprint_line(size, group),
             fontsize=9,
         )
-        bar = fig.colorbar(
-            matplotlib.cm.ScalarMappable(norm=norm, cmap=_FRONT_CMAP),
-            ax=ax,
-            fraction=0.046,
-            pad=0.02,
-        )
-        bar.set_ticks(_date_ticks(group["date_taken"]))
-        bar.ax.yaxis.set_major_formatter(
-            mdates.DateFormatter("%Y" if len(bar.get_ticks()) > 2 else "%Y-%m-%d")
-        )
-        bar.ax.tick_params(labelsize=7)
         drawn[glacier] = {
-            "size": (width, height),
+            "size": size,
             "images": len(shown),
             "of": len(group),
             "polylines": len(segments),
@@ -453,17 +525,190 @@ def plot_front_maps(df: pd.DataFrame, path: Path, max_fronts: int = MAX_FRONTS) 
         }
     for ax in flat[len(groups) :]:
         ax.set_axis_off()
-    fig.suptitle(
+    _save(
+        fig,
+        path,
         "Calving fronts over time: per glacier, the images of its most common "
         "image size, coloured by date",
-        x=0.02,
-        ha="left",
-        fontsize=11,
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return drawn
+
+
+# ---------------------------------------------------------------- a model's fronts
+
+
+def load_model_fronts(
+    per_image: str | os.PathLike, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, object]:
+    """A model's valid per-image rows without their lines, with ``has_front``,
+    ``labelled`` (True where the file has no such column) and, from the
+    catalog's rows ``labels``, each image's satellite, resolution, thumbnail
+    and (where the row has none) size; and the lines (Arrow) to take the
+    drawn ones from."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(per_image).names
+    missing = [c for c in MODEL_FRONT_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(
+            f"{per_image}: no column {', '.join(missing)}: not a per_image.parquet of "
+            "the evaluate stage; delete it and rerun the workflow to score the model again"
+        )
+    columns = MODEL_FRONT_COLUMNS + (["labelled"] if "labelled" in names else [])
+    table = pq.read_table(per_image, columns=columns)
+    table = table.filter(pc.fill_null(table.column("valid"), False))
+    df, lines = _without_lines(table)
+    df["labelled"] = df["labelled"].fillna(True).astype(bool) if "labelled" in df else True
+    images = labels.drop_duplicates("stem").set_index("stem")
+    for column in ("satellite", "spatial_resolution", "thumbnail_path"):
+        df[column] = df["stem"].map(images[column])
+    for column in ("width", "height"):  # a row without one: the image's
+        df[column] = df[column].fillna(df["stem"].map(images[column]))
+    return df, lines
+
+
+def pair_groups(labels: pd.DataFrame, model: pd.DataFrame) -> dict[str, dict]:
+    """Per glacier the model has valid rows of (in GLACIERS order): {"size",
+    "model", "labels", "scored"} where "model" are the model's images of that
+    footprint with a front and "labels" the labelled images the model scored
+    of the same footprint with a traced front, both in date order, and
+    "scored" the model's valid images of the glacier. The footprint is the
+    model's largest (footprint_groups), else, when the model found no front,
+    that of the labels; size is None when neither has a front."""
+    model_groups = footprint_groups(model)
+    scored = labels[labels["stem"].isin(set(model["stem"]))]
+    label_groups = footprint_groups(scored)
+    usable = scored.dropna(subset=["width", "height"])
+    usable = usable[usable["has_front"]]
+    pairs = {}
+    for glacier, mine in model_groups.items():
+        theirs = label_groups.get(glacier, usable.iloc[:0])
+        source = mine if not mine.empty else theirs
+        size = (
+            None if source.empty else (int(source["width"].iloc[0]), int(source["height"].iloc[0]))
+        )
+        if size is not None:
+            same = (
+                (usable["glacier"] == glacier)
+                & (usable["width"] == size[0])
+                & (usable["height"] == size[1])
+            )
+            theirs = usable[same].sort_values(["date_taken", "stem"])
+        pairs[glacier] = {
+            "size": size,
+            "model": mine,
+            "labels": theirs,
+            "scored": model[model["glacier"] == glacier],
+        }
+    return pairs
+
+
+def plot_model_fronts(
+    labels: pd.DataFrame,
+    model: pd.DataFrame,
+    name: str,
+    path: Path,
+    max_fronts: int = MAX_FRONTS,
+) -> dict[str, dict]:
+    """Per glacier the model scored, two panels side by side: the labelled
+    fronts of the images the model scored and the model's fronts, both of
+    one footprint (pair_groups), over the same thumbnail, zoomed alike and
+    coloured on one date scale. ``labels``: rows as load_front_maps gives
+    (with lines where drawn); ``model``: the model's valid rows with
+    front_lines, has_front, labelled and thumbnail_path. Returns per glacier
+    {"size", "model", "model_of", "unlabelled", "labels", "labels_of",
+    "scored", "thumbnail"}: fronts drawn, in the footprint group, the model's
+    drawn fronts on images without labels, the model's valid images of the
+    glacier, and the stem of the background (the latest readable thumbnail
+    of either side)."""
+    pairs = pair_groups(labels, model)
+    fig, flat = _grid(2 * len(pairs), 4 if len(pairs) > 1 else 2)
+    if not pairs:
+        _empty(flat[0], f"{name}: no valid predictions of an image with a glacier and date")
+        for ax in flat[1:]:
+            ax.set_axis_off()
+    drawn = {}
+    for k, (glacier, pair) in enumerate(pairs.items()):
+        left, right = flat[2 * k], flat[2 * k + 1]
+        size, mine, theirs = pair["size"], pair["model"], pair["labels"]
+        scored = len(pair["scored"])
+        shown_m, shown_l = drawn_fronts(mine, max_fronts), drawn_fronts(theirs, max_fronts)
+        drawn[glacier] = {
+            "size": size,
+            "model": len(shown_m),
+            "model_of": len(mine),
+            "unlabelled": int((~shown_m["labelled"].astype(bool)).sum()) if len(shown_m) else 0,
+            "labels": len(shown_l),
+            "labels_of": len(theirs),
+            "scored": scored,
+            "thumbnail": None,
+        }
+        if size is None:
+            _empty(left, f"{glacier}: no labelled fronts\nof the images {name} scored")
+            _empty(right, f"{glacier}: {name} found no front\nin {_count(scored, 'image')}")
+            continue
+        both = pd.concat([shown_l, shown_m])
+        norm = _date_norm(both["date_taken"])
+        stem, thumb = _background(pd.concat([theirs, mine]).sort_values(["date_taken", "stem"]))
+        drawn[glacier]["thumbnail"] = stem
+        seg_l, col_l = _segments(shown_l, *size, norm)
+        seg_m, col_m = _segments(shown_m, *size, norm)
+        zoom = seg_l + seg_m
+        for ax, shown, group, segments, colours, what in (
+            (left, shown_l, theirs, seg_l, col_l, "labelled"),
+            (right, shown_m, mine, seg_m, col_m, name),
+        ):
+            if group.empty:
+                text = (
+                    f"{glacier}: no labelled fronts\nof the images {name} scored\nat this size"
+                    if what == "labelled"
+                    else f"{glacier}: {name} found no front\nin {_count(scored, 'image')}"
+                )
+                _empty(ax, text)
+                continue
+            _draw_fronts(fig, ax, segments, colours, size, thumb, norm, both["date_taken"], zoom)
+            extra = ""
+            if what != "labelled" and drawn[glacier]["unlabelled"]:
+                extra = f", {drawn[glacier]['unlabelled']} on images without labels"
+            ax.set_title(
+                f"{glacier}, {what}: {_fronts_count(shown, group)}{extra}\n"
+                + _footprint_line(size, group),
+                fontsize=9,
+            )
+    for ax in flat[2 * len(pairs) :]:
+        ax.set_axis_off()
+    _save(
+        fig,
+        path,
+        f"Calving fronts over time, model {name}: per glacier, labelled fronts (left) "
+        "and the model's (right) of one image size, coloured by date",
+    )
+    return drawn
+
+
+def write_model_fronts(
+    catalog: str | os.PathLike,
+    per_image: str | os.PathLike,
+    name: str,
+    path: str | os.PathLike,
+    max_fronts: int = MAX_FRONTS,
+) -> dict[str, dict]:
+    """The figure of model `name` (plot_model_fronts) from the catalog and
+    the model's per_image.parquet; reads only the lines it draws."""
+    import pyarrow.parquet as pq
+
+    labels, label_lines = _without_lines(pq.read_table(catalog, columns=FRONT_MAP_COLUMNS))
+    model, model_lines = load_model_fronts(per_image, labels)
+    pairs = pair_groups(labels, model)
+    labels = _with_lines(
+        labels, label_lines, [drawn_fronts(p["labels"], max_fronts) for p in pairs.values()]
+    )
+    model = _with_lines(
+        model, model_lines, [drawn_fronts(p["model"], max_fronts) for p in pairs.values()]
+    )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return plot_model_fronts(labels, model, name, Path(path), max_fronts)
 
 
 _STYLE = """
@@ -549,9 +794,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True)
     parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PER_IMAGE")
     args = parser.parse_args(argv)
     paths = {key: Path(args.out_dir) / name for key, name in OUTPUTS.items()}
     write_all(args.catalog, paths)
+    for model in args.model:
+        name, per_image = model.split("=", 1)
+        paths[name] = Path(args.out_dir) / MODEL_FRONTS_DIR / f"{name}.png"
+        write_model_fronts(args.catalog, per_image, name, paths[name])
     for path in paths.values():
         print(f"wrote {path}", file=sys.stderr)
     return 0
