@@ -4,9 +4,9 @@
 # check (the start check), process (per image), catalog, predict (models in
 # `models`), evaluate (models in `predictions` and `models`), ingest, plots
 # (+ front_position and model_fronts, the figures that read the models'
-# fronts), summary (on the console). The start check and the summary are rules, not
-# onstart/onsuccess hooks, so that they also run when this workflow is used
-# as a module.
+# fronts), summary (on the console). The start check and the summary are
+# rules, not onstart/onsuccess hooks, so that they also run when this
+# workflow is used as a module.
 import os
 
 from snakemake.utils import min_version

@@ -359,7 +359,15 @@ def test_first_ingest_builds_the_dataset(fo, name, tmp_path):
 
     managed = {*ingest_views.TIMELINE_VIEWS, ingest_views.DUPLICATES_VIEW}
     glaciers = {"JAC", "DBE", "COL", "Mapple"}
-    assert set(ds.list_saved_views()) == {"train", "test", "val", "invalid", *glaciers, *managed}
+    assert set(ds.list_saved_views()) == {
+        "train",
+        "test",
+        "val",
+        "invalid",
+        "unlabelled",
+        *glaciers,
+        *managed,
+    }
     # make_row's images are none of the official 56 validation images.
     assert len(ds.load_saved_view("val")) == 0
     assert set(ds.distinct("official_split")) <= {"train", "test"}

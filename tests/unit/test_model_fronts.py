@@ -47,12 +47,17 @@ def catalog_row(root, glacier, date, i, size=SIZE, labelled=True):
     return row
 
 
+def with_labelled(table, labelled):
+    """`labelled` (one bool per row) as the table's column of that name; None:
+    without the column, as files written before it."""
+    index = table.schema.get_field_index("labelled")
+    if labelled is None:
+        return table.remove_column(index)
+    return table.set_column(index, "labelled", pa.array(labelled, pa.bool_()))
+
+
 def write_catalog(path, rows, labelled=None):
-    """The catalog; `labelled` (one bool per row) adds that column."""
-    table = catalog_table(rows)
-    if labelled is not None:
-        table = table.append_column("labelled", pa.array(labelled, pa.bool_()))
-    pq.write_table(table, path)
+    pq.write_table(with_labelled(catalog_table(rows), labelled), path)
     return path
 
 
@@ -76,11 +81,7 @@ def model_row(catalog_row, lines, valid=True, labelled=True):
 
 
 def write_per_image(path, rows, labelled=None):
-    """A per_image.parquet; `labelled` (one bool per row) adds that column."""
-    table = per_image_table(rows)
-    if labelled is not None:
-        table = table.append_column("labelled", pa.array(labelled, pa.bool_()))
-    pq.write_table(table, path)
+    pq.write_table(with_labelled(per_image_table(rows), labelled), path)
     return path
 
 

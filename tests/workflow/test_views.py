@@ -74,6 +74,7 @@ def test_time_views_are_ordered_stable_and_leave_users_views(tmp_path, fiftyone_
         "test",
         "val",
         "invalid",
+        "unlabelled",
         *glaciers,
         *ig.TIMELINE_VIEWS,
         ig.DUPLICATES_VIEW,

@@ -10,6 +10,8 @@ rule summary:
         catalog=rules.catalog.output.catalog,
         report=rules.catalog.output.report,
         figures=rules.plots.output,
+        positions=rules.front_position.output,
+        model_fronts=expand(rules.model_fronts.output.figure, model=EVALUATIONS),
         metrics=[e["metrics"] for e in EVALUATIONS.values()],
         model_manifests=model_manifests,
     output:

@@ -176,15 +176,10 @@ def evaluate_member(
     if not row["labelled"]:
         return _unlabelled(row, member, kind, postprocessed, masks_dir)
     try:
-        keys = ev.image_keys(member["stem"])
-        row.update(keys)
-        row["date_taken"] = parse_stem(member["stem"]).date_taken
+        keys, prediction = _read_prediction(row, member, kind, masks_dir)
         label_front = _read(member["front"], "label front") == 255
         label_zones = _read(member["zones"], "label zones") if kind == "zones" else None
         corners = read_corners(member["bbox"])
-        prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
-        if kind == "zones":
-            row["mask_path"] = _mask_path(member, prediction, row["prediction_encoding"], masks_dir)
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]
         return row
@@ -215,20 +210,27 @@ def evaluate_member(
     return row
 
 
+def _read_prediction(row: dict, member: dict, kind: str, masks_dir) -> tuple[dict, np.ndarray]:
+    """The image's breakdown keys and its prediction, both also put in `row`;
+    ValueError or OSError when the name or the file cannot be read."""
+    keys = ev.image_keys(member["stem"])
+    row.update(keys)
+    row["date_taken"] = parse_stem(member["stem"]).date_taken
+    prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
+    if kind == "zones":
+        row["mask_path"] = _mask_path(member, prediction, row["prediction_encoding"], masks_dir)
+    return keys, prediction
+
+
 def _unlabelled(row: dict, member: dict, kind: str, postprocessed: bool, masks_dir) -> dict:
     """The row of a prediction of an image without labels: checked against
     the image's size, its front post-processed (no box to cut it to)."""
     try:
-        keys = ev.image_keys(member["stem"])
-        row.update(keys)
-        row["date_taken"] = parse_stem(member["stem"]).date_taken
         if not member.get("image"):
             raise ValueError("the image has no labels and its SAR file is not known")
         with Image.open(member["image"]) as image:
             row["width"], row["height"] = image.size
-        prediction, row["prediction_encoding"] = read_prediction(member["prediction"], kind)
-        if kind == "zones":
-            row["mask_path"] = _mask_path(member, prediction, row["prediction_encoding"], masks_dir)
+        keys, prediction = _read_prediction(row, member, kind, masks_dir)
     except (ValueError, OSError) as err:
         row["reason"] = str(err).splitlines()[0]
         return row

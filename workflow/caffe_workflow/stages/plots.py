@@ -61,6 +61,7 @@ def load(path: str | os.PathLike) -> pd.DataFrame:
         "quality_factor",
         "front_length_km",
         "valid",
+        "labelled",
         "problems",
         "warnings",
         "filepath",
@@ -731,6 +732,7 @@ def validation_html(df: pd.DataFrame) -> str:
     """A self-contained HTML page: the data folder and the counts, then one
     row per problem or warning."""
     invalid = df[~df["valid"].astype(bool)]
+    unlabelled = int(df["labelled"].eq(False).sum()) if "labelled" in df else 0
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
     items = pd.concat(
         part.sort_values(["split", "stem"]).assign(kind=kind, what=part[column]).explode("what")
@@ -750,6 +752,8 @@ def validation_html(df: pd.DataFrame) -> str:
         f"<p>Images from <code>{', '.join(map(html.escape, source_folders(df)))}</code>.</p>"
         f"<p><b>{len(df)}</b> images: <b>{len(df) - len(invalid)}</b> valid, "
         f"<b>{len(invalid)}</b> invalid (tagged <code>invalid</code> in the dataset), "
+        f"<b>{unlabelled}</b> unlabelled (valid, without label files: tagged "
+        f"<code>unlabelled</code>), "
         f"<b>{len(warned)}</b> with warnings.</p>{body}</body></html>\n"
     )
 
