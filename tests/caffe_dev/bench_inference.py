@@ -23,7 +23,9 @@ new batch shape), split into the network's calls and the rest (cutting,
 merging, argmax), the time per patch, the process's peak RSS (psutil,
 polled by this process, and the worker's own getrusage maximum) and its RSS
 before predicting. The masks of
-all methods are compared pixel by pixel with the batched one.
+all methods are compared pixel by pixel with the batched one, and their
+prediction times divided by its own (`ratios`, e.g. official_loop/batched).
+`make bench` runs this as its `inference` phase.
 
 The default size is JAC's (2639 x 3143, w x h), the CaFFe images' commonest
 large size. Timings drift with the machine's load.
@@ -220,6 +222,7 @@ def run_benchmark(
         model = small_net(folder / f"small_{kind}.onnx", kind, channels=channels, seed=seed)
         result = {
             "image": f"{width} x {height} (w x h)",
+            "pixels": width * height,
             "kind": kind,
             "network": f"conv3x3(1->{channels}) relu conv3x3({channels}->{channels}) relu "
             f"conv1x1 -> {4 if kind == 'zones' else 1}",
@@ -273,6 +276,11 @@ def run_benchmark(
             for method in methods:
                 other = np.load(folder / f"{method}.npy")
                 result["pixels_differing_from_batched"][method] = int((other != ref).sum())
+            result["masks_equal"] = not any(result["pixels_differing_from_batched"].values())
+            times = {k: m["predict_s"] for k, m in result["methods"].items()}
+            result["ratios"] = {
+                f"{k}/batched": times[k] / times["batched"] for k in times if k != "batched"
+            }
         return result
 
 
@@ -292,6 +300,10 @@ def table(result: dict) -> str:
             f"{m['network_s']:.2f} | {m['merge_s']:.2f} | {m['ms_per_patch']:.1f} | "
             f"{max(m['peak_rss_mb'], m['ru_maxrss_mb']):.0f} | {m['rss_before_mb']:.0f} | {diff} |"
         )
+    if result.get("ratios"):
+        ratios = ", ".join(f"{k} {v:.2f}" for k, v in result["ratios"].items())
+        same = "equal" if result["masks_equal"] else "DIFFERENT"
+        lines += ["", f"Predict time ratios: {ratios}; masks {same}."]
     return "\n".join(lines)
 
 
