@@ -328,6 +328,9 @@ def test_only_inference_runs_the_prediction_benchmark(tmp_path):
     for name, ratio in got["ratios"].items():
         method = name.split("/")[0]
         assert ratio == pytest.approx(got["methods"][method]["predict_s"] / batched), name
+    cpu = got["methods"]["batched"]["cpu_s"]
+    for name, ratio in got["cpu_ratios"].items():
+        assert ratio == pytest.approx(got["methods"][name.split("/")[0]]["cpu_s"] / cpu), name
     assert got["pixels_differing_from_batched"] == dict.fromkeys(INFERENCE_METHODS, 0)
     assert got["masks_equal"] is True
     # Its one target; none of the data workflow's, which did not run.

@@ -37,5 +37,10 @@ def test_methods_give_identical_predictions(tmp_path, kind):
         "batch_1/batched": result["methods"]["batch_1"]["predict_s"] / batched,
         "official_loop/batched": result["methods"]["official_loop"]["predict_s"] / batched,
     }
+    cpu = result["methods"]["batched"]["cpu_s"]
+    assert result["cpu_ratios"] == {
+        "batch_1/batched": result["methods"]["batch_1"]["cpu_s"] / cpu,
+        "official_loop/batched": result["methods"]["official_loop"]["cpu_s"] / cpu,
+    }
     text = table(result)
     assert "official_loop" in text and "masks equal" in text
