@@ -103,7 +103,10 @@ format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
 	$(BIN)/ruff format .
 
-# Benchmark (caffe_dev.benchmark); extra options: make bench BENCH_ARGS="--images 100"
+# Benchmark (caffe_dev.benchmark: the data workflow, the model evaluation, then
+# the prediction benchmark caffe_dev.bench_inference as its `inference` phase);
+# extra options: make bench BENCH_ARGS="--images 100", BENCH_ARGS="--only-inference",
+# BENCH_ARGS="--help"
 bench: $(STAMP)
 	$(BIN)/python -m caffe_dev.benchmark $(BENCH_ARGS)
 

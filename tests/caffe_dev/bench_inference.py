@@ -19,11 +19,15 @@ Methods, each in its own subprocess (so that its peak memory is its own):
 
 Per method: the prediction's wall time (model already loaded; the best of
 the --repeat runs after the first, which pays onnxruntime's set-up for each
-new batch shape), split into the network's calls and the rest (cutting,
+new batch shape) and that run's CPU time (the process's, steadier than wall
+time on a loaded machine), split into the network's calls and the rest (cutting,
 merging, argmax), the time per patch, the process's peak RSS (psutil,
 polled by this process, and the worker's own getrusage maximum) and its RSS
 before predicting. The masks of
-all methods are compared pixel by pixel with the batched one.
+all methods are compared pixel by pixel with the batched one, and their
+prediction times divided by its own (`ratios`, e.g. official_loop/batched;
+`cpu_ratios` for the CPU times).
+`make bench` runs this as its `inference` phase.
 
 The default size is JAC's (2639 x 3143, w x h), the CaFFe images' commonest
 large size. Timings drift with the machine's load.
@@ -141,7 +145,7 @@ def worker(args) -> int:
     n = len(patches.patch_origins(hp, wp, options.patch_size, options.stride))
     times, splits = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if args.method == "official_loop":
             mask, split = official_loop_mask(image, model.session, args.kind, options)
         else:
@@ -157,6 +161,7 @@ def worker(args) -> int:
             total = time.perf_counter() - t0
             split = {"network_s": spent[0], "merge_s": total - spent[0]}
         times.append(time.perf_counter() - t0)
+        split["cpu_s"] = time.process_time() - c0
         splits.append(split)
     # The first run pays onnxruntime's set-up for each new batch shape; a
     # workflow job pays it once for all the images of its batch.
@@ -220,6 +225,7 @@ def run_benchmark(
         model = small_net(folder / f"small_{kind}.onnx", kind, channels=channels, seed=seed)
         result = {
             "image": f"{width} x {height} (w x h)",
+            "pixels": width * height,
             "kind": kind,
             "network": f"conv3x3(1->{channels}) relu conv3x3({channels}->{channels}) relu "
             f"conv1x1 -> {4 if kind == 'zones' else 1}",
@@ -273,6 +279,12 @@ def run_benchmark(
             for method in methods:
                 other = np.load(folder / f"{method}.npy")
                 result["pixels_differing_from_batched"][method] = int((other != ref).sum())
+            result["masks_equal"] = not any(result["pixels_differing_from_batched"].values())
+            for key, metric in (("ratios", "predict_s"), ("cpu_ratios", "cpu_s")):
+                got = {k: m[metric] for k, m in result["methods"].items()}
+                result[key] = {
+                    f"{k}/batched": got[k] / got["batched"] for k in got if k != "batched"
+                }
         return result
 
 
@@ -281,17 +293,25 @@ def table(result: dict) -> str:
         f"image {result['image']}, {result['kind']}, network {result['network']}, "
         f"{result['provider']}, {result['threads']} thread(s), batch {result['batch_size']}, "
         f"patches {result['patch_size']} overlap {result['overlap']}",
-        "| method | patches | predict s | first run s | network s | merge etc. s | ms/patch "
-        "| peak RSS MB | RSS before MB | pixels != batched |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| method | patches | predict s | CPU s | first run s | network s | merge etc. s "
+        "| ms/patch | peak RSS MB | RSS before MB | pixels != batched |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in result["methods"].items():
         diff = result["pixels_differing_from_batched"].get(name, "")
         lines.append(
-            f"| {name} | {m['patches']} | {m['predict_s']:.2f} | {m['first_run_s']:.2f} | "
+            f"| {name} | {m['patches']} | {m['predict_s']:.2f} | {m['cpu_s']:.2f} | "
+            f"{m['first_run_s']:.2f} | "
             f"{m['network_s']:.2f} | {m['merge_s']:.2f} | {m['ms_per_patch']:.1f} | "
             f"{max(m['peak_rss_mb'], m['ru_maxrss_mb']):.0f} | {m['rss_before_mb']:.0f} | {diff} |"
         )
+    if result.get("ratios"):
+        wall, cpu = (
+            ", ".join(f"{k} {v:.2f}" for k, v in result[key].items())
+            for key in ("ratios", "cpu_ratios")
+        )
+        same = "equal" if result["masks_equal"] else "DIFFERENT"
+        lines += ["", f"Predict time ratios: {wall} (CPU time: {cpu}); masks {same}."]
     return "\n".join(lines)
 
 

@@ -21,6 +21,13 @@ fresh private mongod and a fresh results folder:
     evaluate       the workflow scoring both models (config `predictions`)
     evaluate_noop / evaluate_change_one   nothing changed (median of runs); one zone
                    prediction rewritten
+    inference      model prediction (issue 24, caffe_dev.bench_inference): one
+                   full-size image through a small ONNX network on CPU, the
+                   workflow's batched tiling against one patch per call and
+                   the official per-patch loop; time per image, their ratios,
+                   peak RSS per method's process, the masks compared
+                   (--inference-args passes options to it, --skip-inference
+                   leaves it out, --only-inference runs it alone)
 
 Each phase is one subprocess: wall time, CPU time of the process tree (user +
 sys of the reaped children, from getrusage), the peak RSS of the largest
@@ -46,6 +53,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -607,9 +615,15 @@ class Bench:
         }
 
     def run_all(self) -> None:
+        self.git = git_state()
+        if not self.args.only_inference:
+            self.run_data_phases()
+        if not self.args.skip_inference:
+            self.phase("inference", self.run_inference)
+
+    def run_data_phases(self) -> None:
         a = self.args
         n, seed = a.images, a.seed
-        self.git = git_state()
         sizes = sorted(set(a.scaling_sizes)) if a.scaling else []
         cache = Path(a.data_cache).absolute() / f"{a.size}-seed{seed}"
         need = max([n, *(sizes if a.scaling_size == a.size else [])]) + 1  # + the "+1" image
@@ -797,6 +811,24 @@ class Bench:
         if min_evaluated and now < min_evaluated:
             raise PhaseError(f"the run evaluated {now} images; expected at least {min_evaluated}")
 
+    # --- model prediction (issue 24)
+    def run_inference(self, phase: Phase) -> None:
+        """caffe_dev.bench_inference in one subprocess (each method in its own
+        subprocess below it); its results.json becomes the phase's extra."""
+        folder = self.work / "inference"
+        shutil.rmtree(folder, ignore_errors=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "caffe_dev.bench_inference",
+            *self.args.inference_args,
+            "--out",
+            str(folder),
+        ]
+        run_measured(phase, cmd, child_env(None, self.work), self.logs / "inference.log")
+        phase.extra = json.loads((folder / "results.json").read_text())
+        phase.images = 1
+
     # ---------------------------------------------------------------- report
 
     def figures(self) -> dict:
@@ -806,6 +838,9 @@ class Bench:
         ratios = {}
         for name, p in ph.items():
             r = {}
+            if name == "inference":  # prediction: no counterpart in the baseline
+                ratios[name] = r
+                continue
             if base and name != "baseline":
                 for m in ("wall_s", "cpu_s", "peak_rss", "docs_bytes"):
                     if getattr(p, m) and getattr(base, m):
@@ -816,7 +851,8 @@ class Bench:
                         r[f"{m}/floor"] = getattr(p, m) / getattr(floor, m)
             ratios[name] = r
         targets = []
-        for figure, pname, metric, ref, limit in TARGETS:
+        data_targets = [] if self.args.only_inference else TARGETS
+        for figure, pname, metric, ref, limit in data_targets:
             value, refv = None, getattr(base, metric) if base else None
             if pname == "*workflow":
                 got = [ph[k] for k in WORKFLOW_PHASES if k in ph]
@@ -827,6 +863,7 @@ class Bench:
                 value = getattr(ph[pname], metric)
             targets.append(_verdict(figure, pname, metric, value, refv, limit, ref))
         targets += self.evaluation_targets(ph)
+        targets += self.inference_targets(ph)
         sizes = sorted(set(self.args.scaling_sizes)) if self.args.scaling else []
         if len(sizes) >= 2:
             # The issue's figure: 8x the images (5,448 vs 681) costs <= 1.5x;
@@ -923,16 +960,46 @@ class Bench:
             )
         return out
 
+    def inference_targets(self, ph: dict) -> list[dict]:
+        """Issue 24's check: the batched prediction gives the official
+        per-patch loop's mask, pixel for pixel."""
+        if "inference" not in self.phases:
+            return []
+        got = ph["inference"].extra if "inference" in ph else {}
+        differing = (got.get("pixels_differing_from_batched") or {}).get("official_loop")
+        if differing is None:
+            result, detail = "not measured", "phase missing or failed, or a method left out"
+        else:
+            result = "pass" if differing == 0 else "miss"
+            detail = f"{differing} of {got['pixels']} pixels differ"
+        return [
+            {
+                "figure": "same mask as the official per-patch loop (prediction)",
+                "phase": "inference",
+                "metric": "pixels_differing",
+                "limit": None,
+                "ratio": None,
+                "reference": "official_loop",
+                "result": result,
+                "detail": detail,
+            }
+        ]
+
     def report(self) -> str:
         figs = self.figures()
         a = self.args
         lines = [
             "# CaFFe workflow benchmark",
             "",
-            f"Command: `{' '.join(['python -m caffe_dev.benchmark'] + sys.argv[1:])}`  ",
-            f"Images: {a.images} ({a.size} size, seed {a.seed}); Snakemake "
-            f"`--cores {a.cores} --scheduler {a.scheduler}`; {os.cpu_count()} CPUs; "
-            f"host {platform.node()}; {time.strftime('%Y-%m-%d %H:%M')}.  ",
+            f"Command: `python -m caffe_dev.benchmark {shlex.join(sys.argv[1:])}`  ",
+            (
+                "Only the prediction benchmark (`--only-inference`)"
+                if a.only_inference
+                else f"Images: {a.images} ({a.size} size, seed {a.seed}); Snakemake "
+                f"`--cores {a.cores} --scheduler {a.scheduler}`"
+            )
+            + f"; {os.cpu_count()} CPUs; host {platform.node()}; "
+            f"{time.strftime('%Y-%m-%d %H:%M')}.  ",
             f"Code: commit {str(self.git.get('commit'))[:10]}"
             + (
                 f", uncommitted changes in {', '.join(self.git['dirty'])}"
@@ -987,6 +1054,9 @@ class Bench:
             measured = f"{_ratio(t['ratio'])} ({t['detail']})".strip()
             lines.append(f"| {t['figure']} | {limit} | {measured} | {t['result']} |")
         lines += self.evaluation_lines()
+        lines += self.inference_lines()
+        if a.only_inference:
+            return "\n".join(lines + [""])
         lines += [
             "",
             "## Seconds per step (from Snakemake's log, whole seconds)",
@@ -1042,6 +1112,22 @@ class Bench:
                 f"{now.get('evaluated_now', '')} |"
             )
         return lines
+
+    def inference_lines(self) -> list[str]:
+        inf = self.phases.get("inference")
+        if not (inf and inf.ok):
+            return []
+        from caffe_dev.bench_inference import table
+
+        return [
+            "",
+            "## Model prediction: one image, batched tiling against the official per-patch loop",
+            "",
+            "Predict s: the best run after the first (which pays onnxruntime's set-up); "
+            "peak RSS: of the method's own process.",
+            "",
+            table(inf.extra),
+        ]
 
     def write(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -1176,10 +1262,30 @@ def parse_args(argv):
         help="image sizes of the scaling runs",
     )
     ap.add_argument(
+        "--skip-inference",
+        action="store_true",
+        help="skip the model prediction benchmark (caffe_dev.bench_inference)",
+    )
+    ap.add_argument(
+        "--only-inference",
+        action="store_true",
+        help="run the model prediction benchmark alone (no data, no other phase)",
+    )
+    ap.add_argument(
+        "--inference-args",
+        type=str.split,
+        default=[],
+        help="options of the prediction benchmark, one string (e.g. '--height 1000 "
+        "--width 1000'; python -m caffe_dev.bench_inference --help)",
+    )
+    ap.add_argument(
         "--keep-work", action="store_true", help="keep <out>/work (data links, databases, results)"
     )
     ap.add_argument("--decode-floor-of", help=argparse.SUPPRESS)  # worker mode
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.skip_inference and args.only_inference:
+        ap.error("--skip-inference and --only-inference exclude each other: give one")
+    return args
 
 
 def _raise_interrupt(signum, frame):

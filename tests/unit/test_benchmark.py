@@ -1,7 +1,8 @@
 """The benchmark harness end to end on a tiny generated dataset.
 
 Runs `python -m caffe_dev.benchmark` for real (baseline, Snakemake builds
-and reruns into private mongods, decode floor, a small scaling run) and checks
+and reruns into private mongods, decode floor, a small scaling run, the
+prediction benchmark on a tiny image) and checks
 that the table has every row, that each ratio and verdict follows from the
 recorded figures, and that the workflow's scores equal the official
 approach's. Timings themselves are never asserted: on a shared machine they
@@ -23,6 +24,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 N = 6
+# The prediction benchmark on a tiny image: 4 x 5 patches of 64 (overlap 32).
+INFERENCE_ARGS = "--height 150 --width 170 --channels 4 --repeat 1 --patch-size 64 --overlap 32"
+INFERENCE_METHODS = ["batched", "batch_1", "official_loop"]
 
 PHASES = [
     "decode_floor",
@@ -41,6 +45,7 @@ PHASES = [
     "scale_12_build",
     "scale_12_noop",
     "scale_12_add_one",
+    "inference",
 ]
 
 
@@ -78,6 +83,7 @@ def test_benchmark_on_tiny_data(tmp_path):
         str(tmp_path / "cache"),
         "--out",
         str(out),
+        f"--inference-args={INFERENCE_ARGS}",
     ]
     env = dict(os.environ)
     proc = subprocess.Popen(
@@ -175,7 +181,7 @@ def test_benchmark_on_tiny_data(tmp_path):
 
     # Every target's verdict follows from the recorded figures.
     targets = result["targets"]
-    assert len(targets) == 13
+    assert len(targets) == 14
     for t in targets:
         if t["limit"] is None:  # "same results": checked above, so both pass
             assert t["result"] == "pass", t
@@ -194,6 +200,8 @@ def test_benchmark_on_tiny_data(tmp_path):
     assert by_figure["peak memory of any process"]["value"] == workflow_peak
     same = [t for t in targets if t["figure"].startswith("same results")]
     assert [t["result"] for t in same] == ["pass", "pass"]
+    assert by_figure["same mask as the official per-patch loop (prediction)"]["result"] == "pass"
+    assert list(phases["inference"]["extra"]["methods"]) == INFERENCE_METHODS
     # Scaling: the +1 and no-op reruns at the larger size against the smaller's.
     assert [t["phase"] for t in targets[-2:]] == ["scale_12_add_one", "scale_12_noop"]
     assert targets[-2]["reference_value"] == phases["add_one"]["wall_s"]
@@ -203,7 +211,8 @@ def test_benchmark_on_tiny_data(tmp_path):
     md = (out / "results.md").read_text()
     for name in PHASES:
         assert f"| {name} |" in md
-    assert md.count("| pass |") + md.count("| miss |") == 13
+    assert md.count("| pass |") + md.count("| miss |") == 14
+    assert "## Model prediction" in md and "| official_loop | 20 |" in md
     # The data cache is left as it was; the work folder is removed.
     sar = list((tmp_path / "cache").glob("medium-seed3/sar_images/*/*.png"))
     assert len(sar) == 12 + 1  # the largest run's images + the one its rerun adds
@@ -244,6 +253,7 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
         str(tmp_path / "cache"),
         "--out",
         str(tmp_path / "out"),
+        "--skip-inference",
         *args,
     ]
     env = dict(os.environ)
@@ -261,6 +271,7 @@ def test_a_failing_phase_is_reported_and_the_rest_runs(tmp_path):
     assert not phases["build"]["ok"]
     assert "exit code" in phases["build"]["error"] and "no-such-option" in phases["build"]["error"]
     assert "noop" not in phases  # needs the build
+    assert "inference" not in phases  # --skip-inference
     assert "| build | FAILED" in (tmp_path / "out" / "results.md").read_text()
     assert _mongods_under(tmp_path) == []
 
@@ -281,3 +292,59 @@ def test_ctrl_c_stops_the_phase_and_the_mongods(tmp_path):
     # No phase process is left either.
     assert _baselines_under(tmp_path) == []
     assert (tmp_path / "out" / "results.json").exists()
+
+
+def test_only_inference_runs_the_prediction_benchmark(tmp_path):
+    """`--only-inference`: the prediction benchmark for real, with the options
+    passed through, in results.json and results.md; no data, no other phase."""
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "caffe_dev.benchmark",
+        "--only-inference",
+        f"--inference-args={INFERENCE_ARGS}",
+        "--data-cache",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    result = json.loads((out / "results.json").read_text())
+    assert list(result["phases"]) == ["inference"]
+    phase = result["phases"]["inference"]
+    assert phase["ok"] and phase["wall_s"] > 0 and 5e6 < phase["peak_rss"] < 8e9
+    got = phase["extra"]
+    assert got["image"] == "170 x 150 (w x h)" and got["patch_size"] == 64  # passed through
+    assert list(got["methods"]) == INFERENCE_METHODS
+    for method, figures in got["methods"].items():
+        assert figures["patches"] == 20, method
+        assert figures["predict_s"] > 0 and figures["peak_rss_mb"] > 0, method
+    # The ratios follow from the methods' times; the masks are compared.
+    batched = got["methods"]["batched"]["predict_s"]
+    assert set(got["ratios"]) == {"batch_1/batched", "official_loop/batched"}
+    for name, ratio in got["ratios"].items():
+        method = name.split("/")[0]
+        assert ratio == pytest.approx(got["methods"][method]["predict_s"] / batched), name
+    cpu = got["methods"]["batched"]["cpu_s"]
+    for name, ratio in got["cpu_ratios"].items():
+        assert ratio == pytest.approx(got["methods"][name.split("/")[0]]["cpu_s"] / cpu), name
+    assert got["pixels_differing_from_batched"] == dict.fromkeys(INFERENCE_METHODS, 0)
+    assert got["masks_equal"] is True
+    # Its one target; none of the data workflow's, which did not run.
+    assert [(t["phase"], t["result"]) for t in result["targets"]] == [("inference", "pass")]
+    md = (out / "results.md").read_text()
+    assert "| inference | 1 |" in md and "## Model prediction" in md
+    for method in INFERENCE_METHODS:
+        assert f"| {method} | 20 |" in md
+    assert "official_loop/batched" in md and "masks equal" in md
+    assert not (tmp_path / "cache").exists() and not (out / "work").exists()
+
+
+def test_skip_and_only_inference_exclude_each_other(tmp_path):
+    cmd = [sys.executable, "-m", "caffe_dev.benchmark", "--skip-inference", "--only-inference"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--skip-inference and --only-inference exclude each other" in done.stderr

@@ -27,7 +27,20 @@ def test_methods_give_identical_predictions(tmp_path, kind):
         "batch_1": 0,
         "official_loop": 0,
     }
+    assert result["masks_equal"] is True
+    assert result["pixels"] == 150 * 170
     for figures in result["methods"].values():
         assert figures["patches"] == 20  # 160 x 192 padded: 4 x 5 patches of 64, stride 32
         assert figures["peak_rss_mb"] > 0 and figures["predict_s"] > 0
-    assert "official_loop" in table(result)
+    batched = result["methods"]["batched"]["predict_s"]
+    assert result["ratios"] == {
+        "batch_1/batched": result["methods"]["batch_1"]["predict_s"] / batched,
+        "official_loop/batched": result["methods"]["official_loop"]["predict_s"] / batched,
+    }
+    cpu = result["methods"]["batched"]["cpu_s"]
+    assert result["cpu_ratios"] == {
+        "batch_1/batched": result["methods"]["batch_1"]["cpu_s"] / cpu,
+        "official_loop/batched": result["methods"]["official_loop"]["cpu_s"] / cpu,
+    }
+    text = table(result)
+    assert "official_loop" in text and "masks equal" in text
