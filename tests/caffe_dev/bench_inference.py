@@ -50,6 +50,9 @@ import numpy as np
 
 METHODS = ("batched", "batch_1", "official_loop")
 POLL_S = 0.02
+# Two scores this close (about 16 float32 steps at 0.5) are a tie: float32
+# sums in one order and float64 sums in another may rank them either way.
+TIE = 1e-6
 
 
 def synthetic_sar(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -67,6 +70,18 @@ def official_loop_mask(image, session, kind, options) -> tuple[np.ndarray, dict]
     """The official way: pad (data_preprocessing.py), every patch alone
     through the network, all patch scores kept, merged per pixel offset
     (data_postprocessing.py) in float64, padding cut, argmax or threshold."""
+    t0 = time.perf_counter()
+    merged, network_s = official_loop_scores(image, session, options)
+    if kind == "zones":
+        values = np.array([0, 64, 127, 254], np.uint8)
+        mask = values[np.argmax(merged, axis=0)]
+    else:
+        mask = np.where(merged[0] > options.threshold, 255, 0).astype(np.uint8)
+    return mask, {"network_s": network_s, "merge_s": time.perf_counter() - t0 - network_s}
+
+
+def official_loop_scores(image, session, options) -> tuple[np.ndarray, float]:
+    """The merged scores [C, H, W] of official_loop_mask, and the network's seconds."""
     from caffe_workflow.inference.patches import gaussian_weights
 
     p, overlap = options.patch_size, options.overlap
@@ -100,13 +115,42 @@ def official_loop_mask(image, session, kind, options) -> tuple[np.ndarray, dict]
                 out[origin_r + i, origin_c + j] += stack[:, cls, i, j] * g[i, j]
                 wgt[origin_r + i, origin_c + j] += g[i, j]
         merged.append((out / np.maximum(wgt, 1e-12))[:-bottom, :-right])
-    merged = np.array(merged)
+    return np.array(merged), network_s
+
+
+def score_gaps(scores: np.ndarray, kind: str, threshold: float, rows, cols) -> list[float]:
+    """At each pixel (rows[i], cols[i]): how far the scores are from ranking
+    the other way: the two best classes' difference (zones), the score's
+    distance to the threshold (fronts)."""
+    at = scores[:, rows, cols].astype(np.float64)
     if kind == "zones":
-        values = np.array([0, 64, 127, 254], np.uint8)
-        mask = values[np.argmax(merged, axis=0)]
-    else:
-        mask = np.where(merged[0] > options.threshold, 255, 0).astype(np.uint8)
-    return mask, {"network_s": network_s, "merge_s": time.perf_counter() - t0 - network_s}
+        top = np.sort(at, axis=0)
+        return (top[-1] - top[-2]).tolist()
+    return np.abs(at[0] - threshold).tolist()
+
+
+def gaps_worker(args) -> int:
+    """At the pixels where the official loop's mask differs from the batched
+    one (<out>/differing.npy): each method's score gaps, to <out>/gaps.json."""
+    from caffe_workflow.inference import onnx_model, patches
+    from caffe_workflow.inference.spec import parse_model
+
+    image = synthetic_sar(args.height, args.width, seed=args.seed)
+    options = {"batch_size": args.batch_size, "patch_size": args.patch_size}
+    spec = parse_model(
+        "bench",
+        {"onnx": args.model, "kind": args.kind, "options": options | {"overlap": args.overlap}},
+    )
+    model = onnx_model.load(spec, threads=args.threads)
+    rows, cols = np.load(Path(args.out) / "differing.npy")
+    threshold = spec.options.threshold
+    batched = patches.merged_scores(image, model.run_batch, spec.options)
+    gaps = {"batched": score_gaps(batched, args.kind, threshold, rows, cols)}
+    del batched
+    official, _ = official_loop_scores(image, model.session, spec.options)
+    gaps["official_loop"] = score_gaps(official, args.kind, threshold, rows, cols)
+    (Path(args.out) / "gaps.json").write_text(json.dumps(gaps))
+    return 0
 
 
 def _rss() -> int:
@@ -280,12 +324,35 @@ def run_benchmark(
                 other = np.load(folder / f"{method}.npy")
                 result["pixels_differing_from_batched"][method] = int((other != ref).sum())
             result["masks_equal"] = not any(result["pixels_differing_from_batched"].values())
+            if "official_loop" in methods:
+                result |= _ties(folder, ref, np.load(folder / "official_loop.npy"), cmd)
             for key, metric in (("ratios", "predict_s"), ("cpu_ratios", "cpu_s")):
                 got = {k: m[metric] for k, m in result["methods"].items()}
                 result[key] = {
                     f"{k}/batched": got[k] / got["batched"] for k in got if k != "batched"
                 }
         return result
+
+
+def _ties(folder: Path, batched: np.ndarray, official: np.ndarray, cmd: list[str]) -> dict:
+    """Whether every pixel where the two masks differ is a tie (TIE): both
+    methods' scores there, from a worker that computes them once more."""
+    rows, cols = np.nonzero(batched != official)
+    if not len(rows):
+        return {"tie_pixels": 0, "masks_equal_but_ties": True, "largest_gap_where_differing": None}
+    np.save(folder / "differing.npy", np.stack([rows, cols]))
+    worker_cmd = cmd[: cmd.index("--worker") + 1] + ["gaps"] + cmd[cmd.index("--worker") + 2 :]
+    code, _, tail = _measured(worker_cmd)
+    if code != 0:
+        raise RuntimeError(f"benchmark gaps worker failed (exit {code}): {tail}")
+    gaps = json.loads((folder / "gaps.json").read_text())
+    smallest = [min(b, o) for b, o in zip(gaps["batched"], gaps["official_loop"])]
+    ties = sum(g <= TIE for g in smallest)
+    return {
+        "tie_pixels": ties,
+        "masks_equal_but_ties": ties == len(rows),
+        "largest_gap_where_differing": max(smallest),
+    }
 
 
 def table(result: dict) -> str:
@@ -310,7 +377,13 @@ def table(result: dict) -> str:
             ", ".join(f"{k} {v:.2f}" for k, v in result[key].items())
             for key in ("ratios", "cpu_ratios")
         )
-        same = "equal" if result["masks_equal"] else "DIFFERENT"
+        same = (
+            "equal"
+            if result["masks_equal"]
+            else f"equal but at {result['tie_pixels']} ties (scores within {TIE:g})"
+            if result.get("masks_equal_but_ties")
+            else "DIFFERENT"
+        )
         lines += ["", f"Predict time ratios: {wall} (CPU time: {cpu}); masks {same}."]
     return "\n".join(lines)
 
@@ -331,9 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", help="folder for the model, masks and results.json")
-    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*METHODS, "gaps"), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "gaps":
+        return gaps_worker(args)
     if args.worker:
         args.method = args.worker
         return worker(args)
