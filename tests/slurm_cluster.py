@@ -127,6 +127,9 @@ class SlurmCluster:
     """``with SlurmCluster() as cluster: subprocess.run([...], env=cluster.env)``"""
 
     partition = "debug"
+    # The node offers one GPU to Slurm, enough to schedule a job that asks
+    # for one as on a GPU node. Slurm counts a GPU per device file: /dev/null
+    # stands in for /dev/nvidia0 (no cgroups here, so nothing is confined to it).
 
     def __init__(self, min_job_age: int = 600, start_timeout: float = 90):
         self.min_job_age = min_job_age
@@ -174,6 +177,8 @@ class SlurmCluster:
         self._start_munged()
         self.ctld_port, self.slurmd_port = _free_ports(2)
         self.conf.write_text(self._slurm_conf())
+        # slurmd reads gres.conf from the folder of its slurm.conf.
+        (self.dir / "gres.conf").write_text(f"NodeName={self.host} Name=gpu File=/dev/null\n")
         self._install_etc_conf()
         self._spawn("slurmctld", [_which("slurmctld"), "-D", "-f", str(self.conf)])
         self._wait(lambda: self._run(["scontrol", "ping"]).returncode == 0, "slurmctld to answer")
@@ -285,7 +290,8 @@ MailProg=/bin/true
 MinJobAge={self.min_job_age}
 KillWait=5
 InactiveLimit=0
-NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} State=UNKNOWN
+GresTypes=gpu
+NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.mem_mb} Gres=gpu:1 State=UNKNOWN
 PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
 """  # noqa: E501
 
