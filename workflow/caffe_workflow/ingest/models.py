@@ -15,8 +15,8 @@ sample with a prediction gets
   its evaluation run ``eval_key=<model>``.
 
 The evaluation run is registered from the confusion counts the evaluate stage
-already made (no second pass over the masks), on the test split (the saved
-view "test"), with CaFFe's pooled MDE and mean zone IoU as the custom metrics
+already made (no second pass over the masks), on the test split without its
+images that have no labels, with CaFFe's pooled MDE and mean zone IoU as the custom metrics
 of the plugin ``@caffe/metrics`` (workflow/plugins/caffe-metrics), so the
 App's Model Evaluation panel lists and compares the models. The run holds what
 ``evaluate_segmentations`` with that plugin gives on the test split
@@ -270,7 +270,7 @@ def _digest(path: str) -> str:
 
 
 def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
-    """The evaluation run ``eval_key=model`` on the test split, from the
+    """The evaluation run ``eval_key=model`` on the labelled test split, from the
     stage's confusion counts and metrics.json (the benchmark scores the test
     split, and so does metrics.json)."""
     confusion = np.zeros((4, 4), dtype=int)
@@ -285,9 +285,9 @@ def _register_run(dataset, model: str, rows: list[dict], metrics: dict) -> None:
     custom = {
         uri: CUSTOM[uri] | ({"value": v} if v is not None else {}) for uri, v in values.items()
     }
-    save_segmentation_run(
-        dataset.match_tags("test"), model, f"{model}_zones", "zones", confusion, CLASSES, custom
-    )
+    # The scored samples: the test split without the images that have no labels.
+    scored = dataset.match_tags("test").match_tags("unlabelled", bool=False)
+    save_segmentation_run(scored, model, f"{model}_zones", "zones", confusion, CLASSES, custom)
 
 
 def find_plugin(fo) -> None:
