@@ -167,3 +167,13 @@ def write_catalog(rows: list[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=CATALOG_SCHEMA), path)
     return path
+
+
+def with_labelled(table: pa.Table, labelled: list[bool] | None) -> pa.Table:
+    """`table` (of the catalog's or the evaluate stage's schema) with its
+    column `labelled` set to `labelled`, one bool per row; None: without the
+    column, as files written before it."""
+    index = table.schema.get_field_index("labelled")
+    if labelled is None:
+        return table.remove_column(index)
+    return table.set_column(index, "labelled", pa.array(labelled, pa.bool_()))

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
@@ -17,6 +16,7 @@ from caffe_workflow.caffe import front_position as fp
 from caffe_workflow.caffe.fronts import trace_fronts
 from caffe_workflow.caffe.labels import GLACIER, OCEAN, ROCK
 from caffe_workflow.stages import evaluate
+from ingest_fixtures import with_labelled
 
 
 def box_along_y(width_m=800.0, centre_x=500.0, box=None):
@@ -350,17 +350,13 @@ def test_the_figure_of_nothing(tmp_path):
 
 def write_catalog(path, rows: list[dict], labelled: list[bool]):
     """rows -> the catalog's schema, with the column `labelled`."""
-    table = catalog_schema.rows_table(rows)
-    pq.write_table(table.append_column("labelled", pa.array(labelled, pa.bool_())), path)
+    pq.write_table(with_labelled(catalog_schema.rows_table(rows), labelled), path)
     return path
 
 
 def write_per_image(path, rows: list[dict], labelled: list[bool] | None):
     """rows -> the evaluate stage's schema, with `labelled` unless None."""
-    table = evaluate.rows_table(rows)
-    if labelled is not None:
-        table = table.append_column("labelled", pa.array(labelled, pa.bool_()))
-    pq.write_table(table, path)
+    pq.write_table(with_labelled(evaluate.rows_table(rows), labelled), path)
     return path
 
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for inges
 from caffe_workflow.rows import rows_table as catalog_table  # noqa: E402
 from caffe_workflow.stages import plots  # noqa: E402
 from caffe_workflow.stages.evaluate import rows_table as per_image_table  # noqa: E402
-from ingest_fixtures import make_row  # noqa: E402
+from ingest_fixtures import make_row, with_labelled  # noqa: E402
 
 SIZE = (400, 300)
 
@@ -45,15 +45,6 @@ def catalog_row(root, glacier, date, i, size=SIZE, labelled=True):
     if not labelled:  # an image without label files: valid, no front
         row.update(front_lines=None, front_extent=None, front_path=None, front_length_km=None)
     return row
-
-
-def with_labelled(table, labelled):
-    """`labelled` (one bool per row) as the table's column of that name; None:
-    without the column, as files written before it."""
-    index = table.schema.get_field_index("labelled")
-    if labelled is None:
-        return table.remove_column(index)
-    return table.set_column(index, "labelled", pa.array(labelled, pa.bool_()))
 
 
 def write_catalog(path, rows, labelled=None):

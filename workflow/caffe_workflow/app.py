@@ -76,8 +76,17 @@ def serve(dataset_name: str, port: int, address: str, wait: float = -1) -> None:
             f"there is no FiftyOne dataset '{dataset_name}' (datasets: {names}); "
             "build it first (make demo, make run) or name another (make app DATASET=NAME)"
         )
+    from fiftyone.core.service import ServiceListenTimeout
+
     dataset = fo.load_dataset(dataset_name)
-    session = fo.launch_app(dataset, remote=True, port=port, address=address)
+    try:
+        session = fo.launch_app(dataset, remote=True, port=port, address=address)
+    except ServiceListenTimeout:
+        # FiftyOne waits a fixed time for its server process to listen.
+        raise AppError(
+            f"the App's server did not start listening on port {port} in time "
+            "(a busy machine, or the port was taken meanwhile): run the same command again"
+        ) from None
     host = "localhost" if address in ("localhost", "127.0.0.1", "") else address
     print(
         f"The FiftyOne App serves dataset '{dataset_name}' at "
