@@ -8,11 +8,10 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_workflow_slurm import THREADS, TIMEOUT, slurm_env
+from test_workflow_slurm import THREADS, TIMEOUT, slurm_env, snakemake_cmd
 
 from caffe_dev.onnx_nets import zones_net
 from caffe_dev.sample_data import generate
@@ -43,28 +42,21 @@ def test_prediction_jobs_get_a_gpu(slurm_cluster, fiftyone_env, tmp_path):
     config = {"models": {"net": {"onnx": zones_net(tmp_path / "net.onnx"), "kind": "zones"}}}
     (tmp_path / "models.json").write_text(json.dumps(config))
     before = set(cluster.submitted_job_ids())
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
+    cmd = snakemake_cmd(
+        workdir,
+        data_dir,
+        DATASET,
         "--workflow-profile",
         str(gpu_profile(tmp_path / "profile", cluster.partition)),
         "--configfile",
         str(tmp_path / "models.json"),
-        "--config",
-        f"data_dir={data_dir}",
-        f"dataset_name={DATASET}",
         "--slurm-init-seconds-before-status-checks",
         "2",
         "--set-threads",
         f"process={THREADS}",
         f"predict={THREADS}",
         f"evaluate={THREADS}",
-    ]
+    )
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
