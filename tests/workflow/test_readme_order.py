@@ -25,6 +25,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -96,8 +97,9 @@ def run(argv: list[str], repo: Path, env: dict) -> str:
 
 
 def serve_and_stop(argv: list[str], repo: Path, env: dict, dataset: str, port: int) -> str:
-    """`make app`: the page is served, then the whole process group gets
-    SIGINT, as Ctrl-C in a terminal sends it, and must end."""
+    """`make app`: the page is served and the command says so (FiftyOne's
+    server can answer before launch_app has seen it listen), then the whole
+    process group gets SIGINT, as Ctrl-C in a terminal sends it, and must end."""
     app = subprocess.Popen(
         argv,
         cwd=repo,
@@ -107,24 +109,28 @@ def serve_and_stop(argv: list[str], repo: Path, env: dict, dataset: str, port: i
         text=True,
         start_new_session=True,
     )
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(app.stdout), daemon=True)
+    reader.start()
     url = f"http://127.0.0.1:{port}/datasets/{dataset}"
+    said = f"serves dataset '{dataset}' at http://localhost:{port}/datasets/{dataset}"
+    served = False
     try:
         deadline = time.monotonic() + APP_TIMEOUT
-        while True:
-            assert app.poll() is None, f"{shlex.join(argv)} ended:\n{app.stdout.read()}"
+        while not (served and any(said in line for line in lines)):
+            assert app.poll() is None, f"{shlex.join(argv)} ended:\n{''.join(lines)}"
             try:
                 with urllib.request.urlopen(url, timeout=5) as r:
-                    assert r.status == 200
-                    break
+                    served = r.status == 200
             except OSError:
                 pass
-            assert time.monotonic() < deadline, f"{url} not served"
+            assert time.monotonic() < deadline, f"{url} not served and said:\n{''.join(lines)}"
             time.sleep(0.5)
     finally:
         os.killpg(app.pid, signal.SIGINT)
-        out, _ = app.communicate(timeout=60)
-    assert f"serves dataset '{dataset}' at http://localhost:{port}/datasets/{dataset}" in out, out
-    return out
+        app.wait(timeout=60)
+        reader.join(timeout=60)
+    return "".join(lines)
 
 
 def test_readme_commands_in_order_in_a_second_clone(tmp_path, fiftyone_env):
