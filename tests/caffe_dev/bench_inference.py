@@ -129,18 +129,25 @@ def score_gaps(scores: np.ndarray, kind: str, threshold: float, rows, cols) -> l
     return np.abs(at[0] - threshold).tolist()
 
 
+def _image_and_spec(args):
+    """The worker's synthetic image and the model spec of its options."""
+    from caffe_workflow.inference.spec import parse_model
+
+    options = {
+        "batch_size": args.batch_size,
+        "patch_size": args.patch_size,
+        "overlap": args.overlap,
+    }
+    spec = parse_model("bench", {"onnx": args.model, "kind": args.kind, "options": options})
+    return synthetic_sar(args.height, args.width, seed=args.seed), spec
+
+
 def gaps_worker(args) -> int:
     """At the pixels where the official loop's mask differs from the batched
     one (<out>/differing.npy): each method's score gaps, to <out>/gaps.json."""
     from caffe_workflow.inference import onnx_model, patches
-    from caffe_workflow.inference.spec import parse_model
 
-    image = synthetic_sar(args.height, args.width, seed=args.seed)
-    options = {"batch_size": args.batch_size, "patch_size": args.patch_size}
-    spec = parse_model(
-        "bench",
-        {"onnx": args.model, "kind": args.kind, "options": options | {"overlap": args.overlap}},
-    )
+    image, spec = _image_and_spec(args)
     model = onnx_model.load(spec, threads=args.threads)
     rows, cols = np.load(Path(args.out) / "differing.npy")
     threshold = spec.options.threshold
@@ -162,21 +169,8 @@ def _rss() -> int:
 def worker(args) -> int:
     """One method in this process: writes <out>/<method>.json and .npy."""
     from caffe_workflow.inference import onnx_model, patches
-    from caffe_workflow.inference.spec import parse_model
 
-    image = synthetic_sar(args.height, args.width, seed=args.seed)
-    spec = parse_model(
-        "bench",
-        {
-            "onnx": args.model,
-            "kind": args.kind,
-            "options": {
-                "batch_size": args.batch_size,
-                "patch_size": args.patch_size,
-                "overlap": args.overlap,
-            },
-        },
-    )
+    image, spec = _image_and_spec(args)
     t0 = time.perf_counter()
     model = onnx_model.load(spec, threads=args.threads)
     load_s = time.perf_counter() - t0

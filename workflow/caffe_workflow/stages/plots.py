@@ -732,7 +732,7 @@ def validation_html(df: pd.DataFrame) -> str:
     """A self-contained HTML page: the data folder and the counts, then one
     row per problem or warning."""
     invalid = df[~df["valid"].astype(bool)]
-    unlabelled = int(df["labelled"].eq(False).sum()) if "labelled" in df else 0
+    unlabelled = int(df["labelled"].eq(False).sum())
     warned = df[df["warnings"].map(lambda w: w is not None and len(w) > 0)]
     items = pd.concat(
         part.sort_values(["split", "stem"]).assign(kind=kind, what=part[column]).explode("what")
